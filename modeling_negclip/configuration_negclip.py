@@ -1,0 +1,3 @@
+"""NegCLIP configuration (placeholder: being written)."""
+
+NEGATION_LABELS = ("affirmed", "negation_cue", "negated")

@@ -1,0 +1,1 @@
+"""NegCLIP training, data and evaluation code (never shipped inside a checkpoint)."""
