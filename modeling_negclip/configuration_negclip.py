@@ -1,3 +1,85 @@
-"""NegCLIP configuration (placeholder: being written)."""
+"""NegCLIP configuration: a wrapped `CLIPConfig` plus the negation head and the polarity weight.
+
+This file imports nothing but transformers, so a Hub checkpoint that carries it loads with
+`trust_remote_code=True` where the NegCLIP package is not installed.
+"""
+
+from transformers import CLIPConfig, PretrainedConfig
 
 NEGATION_LABELS = ("affirmed", "negation_cue", "negated")
+AFFIRMED_ID, NEGATION_CUE_ID, NEGATED_ID = 0, 1, 2
+
+
+class NegCLIPConfig(PretrainedConfig):
+    r"""
+    Configuration of a [`NegCLIPModel`]: a `CLIPModel` plus a token-classification head that tags each prompt
+    token as affirmed, negation cue or negated, and the weight of the negated similarity.
+
+    Args:
+        clip_config (`dict` or `CLIPConfig`, *optional*):
+            Configuration of the wrapped `CLIPModel` (its `text_config` and `vision_config` nested as in
+            `CLIPConfig`). Defaults to `CLIPConfig()`, shaped like `openai/clip-vit-base-patch32`.
+        negation_head_layers (`int`, *optional*, defaults to 2):
+            Bidirectional transformer layers of the negation head. CLIP's text encoder is causal, so a token
+            cannot see a cue that follows it ("a jacket is not present"); these layers let it. At least 1.
+        negation_head_heads (`int`, *optional*, defaults to 4):
+            Attention heads of each head layer; must divide the text hidden size.
+        negation_head_intermediate_size (`int`, *optional*):
+            Feed-forward width of each head layer. Defaults to twice the text hidden size.
+        negation_head_dropout (`float`, *optional*, defaults to 0.1):
+            Dropout inside the head layers, in [0, 1).
+        negated_weight_init (`float`, *optional*, defaults to 1.0):
+            Initial weight `w` of the negated similarity in `logit = scale * (cos(image, positive) - w *
+            cos(image, negated))`. Learned; must be >= 0 (a negated concept never raises a score).
+        freeze_clip (`bool`, *optional*, defaults to `True`):
+            Whether the wrapped CLIP's parameters are frozen, so training moves only the head and `w`.
+        id2label (`dict[int, str]`, *optional*):
+            The token labels; defaults to `{0: "affirmed", 1: "negation_cue", 2: "negated"}`, which is the only
+            label set the split understands.
+    """
+
+    model_type = "negclip"
+    sub_configs_defaults = {"clip_config": CLIPConfig}
+
+    clip_config: dict | CLIPConfig | None = None
+    negation_head_layers: int = 2
+    negation_head_heads: int = 4
+    negation_head_intermediate_size: int | None = None
+    negation_head_dropout: float = 0.1
+    negated_weight_init: float = 1.0
+    freeze_clip: bool = True
+
+    def __post_init__(self, **kwargs):
+        if self.id2label is None:
+            self.id2label = dict(enumerate(NEGATION_LABELS))
+            self.label2id = {label: i for i, label in self.id2label.items()}
+        super().__post_init__(**kwargs)
+        self._check_values()
+
+    def _check_values(self):
+        """Raise a `ValueError` quoting the first bad field."""
+        labels = tuple(self.id2label[i] for i in sorted(self.id2label))
+        if labels != NEGATION_LABELS:
+            raise ValueError(f"NegCLIPConfig: id2label must name {NEGATION_LABELS} in order, got {self.id2label!r}")
+        if not isinstance(self.negation_head_layers, int) or self.negation_head_layers < 1:
+            raise ValueError(f"NegCLIPConfig: negation_head_layers must be an int >= 1, got {self.negation_head_layers!r}")
+        hidden = self.clip_config.text_config.hidden_size
+        if not isinstance(self.negation_head_heads, int) or self.negation_head_heads < 1 or hidden % self.negation_head_heads:
+            raise ValueError(
+                f"NegCLIPConfig: negation_head_heads={self.negation_head_heads!r} must be an int >= 1 dividing the "
+                f"text hidden size {hidden}"
+            )
+        if self.negation_head_intermediate_size is not None and (
+            not isinstance(self.negation_head_intermediate_size, int) or self.negation_head_intermediate_size < 1
+        ):
+            raise ValueError(
+                "NegCLIPConfig: negation_head_intermediate_size must be None or an int >= 1, got "
+                f"{self.negation_head_intermediate_size!r}"
+            )
+        if not 0.0 <= self.negation_head_dropout < 1.0:
+            raise ValueError(f"NegCLIPConfig: negation_head_dropout must be in [0, 1), got {self.negation_head_dropout!r}")
+        if not self.negated_weight_init >= 0.0:
+            raise ValueError(f"NegCLIPConfig: negated_weight_init must be >= 0, got {self.negated_weight_init!r}")
+
+
+__all__ = ["NegCLIPConfig", "NEGATION_LABELS"]

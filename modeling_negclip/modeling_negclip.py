@@ -1,0 +1,449 @@
+"""NegCLIP: a negation-aware plug-in around a frozen `CLIPModel`.
+
+1. A light bidirectional head on CLIP's text states tags each token affirmed / negation cue / negated.
+2. The prompt is split on token ids into a positive and a negated sequence, both encoded by CLIP's own
+   text encoder in one batched call (only prompts that contain a negated token need it).
+3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * cos(image, negated))`, with a
+   learned `w >= 0`. A prompt with no negated token scores exactly as `CLIPModel` scores it.
+
+References: CLIP (Radford et al., 2021); NegBench (Alhamoud et al., CVPR 2025); CoN-CLIP (Singh et al., 2024).
+Imports only torch, transformers and sibling files, so checkpoints load with `trust_remote_code=True`.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import CLIPModel, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+from transformers.models.clip.modeling_clip import image_text_contrastive_loss
+from transformers.utils import ModelOutput, logging
+
+from .configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NegCLIPConfig
+from .polarity_split import content_mask, split_by_tags
+
+logger = logging.get_logger(__name__)
+
+# Logit margin by which a fresh head prefers "affirmed": with a zero classifier weight it tags every token
+# affirmed, so a freshly wrapped model scores exactly as CLIP.
+_AFFIRMED_PRIOR = 4.0
+
+
+def token_classification_loss(token_logits: torch.Tensor, token_labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over labelled tokens; -100 marks tokens to ignore (specials, unlabelled words)."""
+    return nn.functional.cross_entropy(token_logits.flatten(0, 1).float(), token_labels.flatten(), ignore_index=-100)
+
+
+@dataclass
+class NegCLIPTextOutput(ModelOutput):
+    r"""
+    text_embeds (`torch.Tensor` of shape `(text_batch_size, output_dim)`):
+        Projected (not normalised) embedding of each prompt's positive part; for a prompt that was not split,
+        exactly CLIP's text embedding of the prompt.
+    negated_text_embeds (`torch.Tensor` of shape `(text_batch_size, output_dim)`):
+        Projected embedding of each prompt's negated part; zeros where `is_split` is False.
+    is_split (`torch.BoolTensor` of shape `(text_batch_size,)`):
+        Which prompts contain a negated token and were split.
+    token_logits (`torch.Tensor` of shape `(text_batch_size, sequence_length, 3)`):
+        The negation head's scores for affirmed / negation cue / negated.
+    text_model_output (`BaseModelOutputWithPooling`):
+        CLIP's text encoder output on the full prompts.
+    """
+
+    text_embeds: torch.Tensor | None = None
+    negated_text_embeds: torch.Tensor | None = None
+    is_split: torch.Tensor | None = None
+    token_logits: torch.Tensor | None = None
+    text_model_output: BaseModelOutputWithPooling | None = None
+
+
+@dataclass
+class NegCLIPOutput(ModelOutput):
+    r"""
+    loss (`torch.Tensor` of shape `(1,)`, *optional*):
+        Contrastive loss on the dual-polarity logits (when `return_loss` and images are given) plus the token
+        classification loss (when `token_labels` are given).
+    logits_per_image (`torch.Tensor` of shape `(image_batch_size, text_batch_size)`):
+        Dual-polarity image-text scores; equal to `CLIPModel`'s for prompts that were not split.
+    logits_per_text (`torch.Tensor` of shape `(text_batch_size, image_batch_size)`):
+        The transpose of `logits_per_image`.
+    text_embeds (`torch.Tensor` of shape `(text_batch_size, output_dim)`):
+        Normalised embeddings of the positive prompts (CLIP's own for prompts not split).
+    image_embeds (`torch.Tensor` of shape `(image_batch_size, output_dim)`):
+        Normalised image embeddings, as `CLIPModel` gives them.
+    negated_text_embeds (`torch.Tensor` of shape `(text_batch_size, output_dim)`):
+        Normalised embeddings of the negated prompts; zeros where `is_split` is False.
+    token_logits (`torch.Tensor` of shape `(text_batch_size, sequence_length, 3)`):
+        The negation head's scores for affirmed / negation cue / negated.
+    is_split (`torch.BoolTensor` of shape `(text_batch_size,)`):
+        Which prompts were split into a positive and a negated part.
+    text_model_output / vision_model_output (`BaseModelOutputWithPooling`):
+        CLIP's encoder outputs on the full prompts and on the images.
+    """
+
+    loss: torch.Tensor | None = None
+    logits_per_image: torch.Tensor | None = None
+    logits_per_text: torch.Tensor | None = None
+    text_embeds: torch.Tensor | None = None
+    image_embeds: torch.Tensor | None = None
+    negated_text_embeds: torch.Tensor | None = None
+    token_logits: torch.Tensor | None = None
+    is_split: torch.Tensor | None = None
+    text_model_output: BaseModelOutputWithPooling | None = None
+    vision_model_output: BaseModelOutputWithPooling | None = None
+
+    def to_tuple(self) -> tuple[Any]:
+        return tuple(
+            self[k] if k not in ["text_model_output", "vision_model_output"] else getattr(self, k).to_tuple()
+            for k in self.keys()
+        )
+
+
+@dataclass
+class NegCLIPSplit:
+    """A prompt's split, as strings cut from the prompt itself (original case and spacing)."""
+
+    prompt: str
+    positive: str
+    negated: str
+    cues: str
+
+
+class NegCLIPTokenClassifier(nn.Linear):
+    """The head's last layer: a `nn.Linear` with its own type so `_init_weights` can start it at "affirmed"."""
+
+
+class NegCLIPNegationHead(nn.Module):
+    """Bidirectional transformer layers over CLIP's (causal) text states, then a 3-way token classifier."""
+
+    def __init__(self, config: NegCLIPConfig):
+        super().__init__()
+        hidden = config.clip_config.text_config.hidden_size
+        layer = nn.TransformerEncoderLayer(
+            d_model=hidden,
+            nhead=config.negation_head_heads,
+            dim_feedforward=config.negation_head_intermediate_size or 2 * hidden,
+            dropout=config.negation_head_dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, config.negation_head_layers, norm=nn.LayerNorm(hidden), enable_nested_tensor=False
+        )
+        self.classifier = NegCLIPTokenClassifier(hidden, config.num_labels)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        states = self.encoder(hidden_states, src_key_padding_mask=~attention_mask.bool())  # (B, T, H)
+        return self.classifier(states)  # (B, T, 3)
+
+
+class NegCLIPPreTrainedModel(PreTrainedModel):
+    config: NegCLIPConfig
+    config_class = NegCLIPConfig
+    base_model_prefix = "clip"
+    input_modalities = ("image", "text")
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["CLIPTextEmbeddings", "CLIPEncoderLayer", "CLIPVisionEmbeddings"]
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    # The loss is a mean over the batch, not scaled by the Trainer's item count (see TRANSFORMERS5.md).
+    accepts_loss_kwargs = False
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """Head layers as transformers does by default; the classifier starts out tagging everything affirmed."""
+        if isinstance(module, NegCLIPTokenClassifier):
+            init.zeros_(module.weight)
+            init.copy_(module.bias, torch.tensor([_AFFIRMED_PRIOR, 0.0, 0.0]))
+        elif isinstance(module, NegCLIPModel):
+            init.constant_(module.negated_weight, self.config.negated_weight_init)
+        else:
+            super()._init_weights(module)
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """Also name this class for the zero-shot pipeline's auto class in `config.json`'s `auto_map`."""
+        module = type(self).__module__.split(".")[-1]
+        auto_map = dict(getattr(self.config, "auto_map", None) or {})
+        auto_map["AutoModelForZeroShotImageClassification"] = f"{module}.{type(self).__name__}"
+        self.config.auto_map = auto_map
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, but safetensors only and no silently re-initialised weights."""
+        _check_checkpoint_dir(pretrained_model_name_or_path)
+        if kwargs.get("use_safetensors") is False:
+            raise ValueError("NegCLIP loads safetensors weights only; pickle checkpoints (.bin) are refused")
+        kwargs["use_safetensors"] = True
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
+        if info["missing_keys"]:
+            missing = sorted(info["missing_keys"])
+            raise ValueError(
+                f"Checkpoint '{pretrained_model_name_or_path}' lacks {len(missing)} NegCLIP weight(s), e.g. {missing[:3]}; "
+                "to wrap a plain CLIP checkpoint use NegCLIPModel.from_clip(...)"
+            )
+        return (model, info) if want_info else model
+
+
+def _check_checkpoint_dir(path) -> None:
+    """Clear errors for a local checkpoint dir: missing config, wrong model type, pickle-only weights."""
+    if not os.path.isdir(path):
+        return  # a Hub repo id: transformers reports what is missing
+    config_file = os.path.join(path, "config.json")
+    if not os.path.isfile(config_file):
+        raise FileNotFoundError(f"'{path}' is not a NegCLIP checkpoint: it has no config.json")
+    with open(config_file, encoding="utf-8") as handle:
+        try:
+            model_type = json.load(handle).get("model_type")
+        except json.JSONDecodeError as error:
+            raise ValueError(f"'{config_file}' is not valid JSON: {error}") from error
+    if model_type != NegCLIPConfig.model_type:
+        hint = " (a plain CLIP checkpoint: wrap it with NegCLIPModel.from_clip)" if model_type == "clip" else ""
+        raise ValueError(f"'{path}' holds model_type={model_type!r}, not 'negclip'{hint}")
+    files = os.listdir(path)
+    if not any(name.endswith(".safetensors") or name == "model.safetensors.index.json" for name in files):
+        pickles = [name for name in files if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+        detail = f"only pickle weights {pickles}, which NegCLIP refuses to unpickle" if pickles else "no weights file"
+        raise FileNotFoundError(f"'{path}' has {detail}; expected model.safetensors")
+
+
+class NegCLIPModel(NegCLIPPreTrainedModel):
+    """`CLIPModel` + negation head + dual-polarity similarity. See the module docstring."""
+
+    def __init__(self, config: NegCLIPConfig):
+        super().__init__(config)
+        self.clip = CLIPModel._from_config(config.clip_config)
+        self.negation_head = NegCLIPNegationHead(config)
+        self.negated_weight = nn.Parameter(torch.tensor(float(config.negated_weight_init)))
+        self.post_init()
+        if config.freeze_clip:
+            self.clip.requires_grad_(False)
+
+    @classmethod
+    def from_clip(cls, clip: "CLIPModel | str | os.PathLike", **config_overrides) -> "NegCLIPModel":
+        """Wrap a `CLIPModel` (object, local dir or Hub id) with its weights unchanged and a fresh head."""
+        if isinstance(clip, (str, os.PathLike)):
+            clip = CLIPModel.from_pretrained(clip, use_safetensors=True)
+        if not isinstance(clip, CLIPModel):
+            raise TypeError(f"from_clip expects a CLIPModel or a path to one, got {type(clip).__name__}")
+        config = NegCLIPConfig(clip_config=clip.config.to_dict(), **config_overrides)
+        model = cls(config)
+        model.clip.load_state_dict(clip.state_dict())
+        return model.to(clip.dtype)
+
+    @property
+    def _eos_token_id(self) -> int:
+        return self.config.clip_config.text_config.eos_token_id
+
+    def _check_text_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        if input_ids is None:
+            raise ValueError("NegCLIP needs input_ids (tokenized prompts)")
+        if input_ids.dim() != 2 or input_ids.shape[0] == 0:
+            raise ValueError(f"input_ids must have shape (batch > 0, sequence), got {tuple(input_ids.shape)}")
+        positions = self.config.clip_config.text_config.max_position_embeddings
+        if input_ids.shape[1] > positions:
+            raise ValueError(
+                f"input_ids has {input_ids.shape[1]} tokens but CLIP's text encoder has {positions} positions; "
+                f"tokenize with truncation=True, max_length={positions}"
+            )
+        if attention_mask is None:
+            return torch.ones_like(input_ids)
+        if attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"attention_mask shape {tuple(attention_mask.shape)} differs from input_ids shape {tuple(input_ids.shape)}"
+            )
+        return attention_mask
+
+    def tag_tokens(self, token_logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Per-token label ids; start, end and padding tokens are always affirmed."""
+        tags = token_logits.argmax(dim=-1)
+        return torch.where(content_mask(input_ids, attention_mask, self._eos_token_id), tags, AFFIRMED_ID)
+
+    def get_text_polarity_features(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> NegCLIPTextOutput:
+        """Tag, split and encode prompts: positive and negated embeddings (projected, not normalised)."""
+        attention_mask = self._check_text_inputs(input_ids, attention_mask)
+        text_outputs = self.clip.get_text_features(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
+        )
+        token_logits = self.negation_head(text_outputs.last_hidden_state, attention_mask)
+        tags = self.tag_tokens(token_logits, input_ids, attention_mask)
+        is_split, split = split_by_tags(input_ids, attention_mask, tags, self._eos_token_id)
+
+        text_embeds = text_outputs.pooler_output
+        negated_embeds = torch.zeros_like(text_embeds)
+        if len(split.split_rows):
+            # One encoder call for both parts of every split prompt, padded to the longest packed row.
+            width = max(split.positive_ids.shape[1], split.negated_ids.shape[1])
+            ids = torch.cat([_pad_to(split.positive_ids, width, split.positive_ids[:, -1:]),
+                             _pad_to(split.negated_ids, width, split.negated_ids[:, -1:])])
+            mask = torch.cat([_pad_to(split.positive_mask, width, 0), _pad_to(split.negated_mask, width, 0)])
+            pooled = self.clip.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
+            count = len(split.split_rows)
+            text_embeds = text_embeds.index_copy(0, split.split_rows, pooled[:count])
+            negated_embeds = negated_embeds.index_copy(0, split.split_rows, pooled[count:])
+        return NegCLIPTextOutput(
+            text_embeds=text_embeds,
+            negated_text_embeds=negated_embeds,
+            is_split=is_split,
+            token_logits=token_logits,
+            text_model_output=text_outputs,
+        )
+
+    def get_text_features(self, input_ids, attention_mask=None, position_ids=None, **kwargs) -> BaseModelOutputWithPooling:
+        """As `CLIPModel.get_text_features`; `pooler_output` is the positive prompt's projected embedding."""
+        polarity = self.get_text_polarity_features(input_ids, attention_mask, position_ids)
+        output = polarity.text_model_output
+        output.pooler_output = polarity.text_embeds
+        return output
+
+    def get_image_features(self, pixel_values, interpolate_pos_encoding: bool = False, **kwargs) -> BaseModelOutputWithPooling:
+        """Exactly `CLIPModel.get_image_features`: the negation plug-in never touches images."""
+        return self.clip.get_image_features(pixel_values=pixel_values, interpolate_pos_encoding=interpolate_pos_encoding, **kwargs)
+
+    def compute_logits(
+        self,
+        image_embeds: torch.Tensor,
+        text_embeds: torch.Tensor,
+        negated_text_embeds: torch.Tensor,
+        is_split: torch.Tensor,
+    ) -> torch.Tensor:
+        """Dual-polarity `logits_per_text` (T, I) from NORMALISED embeddings, e.g. cached image embeddings."""
+        logits = text_embeds @ image_embeds.t()  # (T, I), the same product CLIPModel computes
+        negated = (negated_text_embeds @ image_embeds.t()) * is_split[:, None]  # exactly 0 for unsplit prompts
+        logits = logits - self.negated_weight.clamp(min=0) * negated
+        return logits * self.clip.logit_scale.exp()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        pixel_values: torch.FloatTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        token_labels: torch.LongTensor | None = None,
+        return_loss: bool | None = None,
+        interpolate_pos_encoding: bool = False,
+        return_dict: bool | None = None,
+    ) -> NegCLIPOutput:
+        r"""
+        token_labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+            Gold token tags (0 affirmed, 1 negation cue, 2 negated, -100 ignored); adds the token loss.
+        return_loss (`bool`, *optional*):
+            Add the contrastive loss on the dual-polarity logits (needs as many images as prompts).
+
+        The split always uses the head's own predictions, never `token_labels`, so training sees what
+        inference does.
+        """
+        text = self.get_text_polarity_features(input_ids, attention_mask, position_ids)
+        text_embeds = _normalise(text.text_embeds)
+        negated_embeds = _normalise(text.negated_text_embeds)
+
+        image_embeds = vision_outputs = logits_per_text = None
+        if pixel_values is not None:
+            if pixel_values.dim() != 4:
+                raise ValueError(f"pixel_values must have shape (batch, channels, height, width), got {tuple(pixel_values.shape)}")
+            vision_outputs = self.get_image_features(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding)
+            image_embeds = _normalise(vision_outputs.pooler_output)
+            logits_per_text = self.compute_logits(image_embeds, text_embeds, negated_embeds, text.is_split)
+
+        losses = []
+        if return_loss and logits_per_text is not None:
+            if logits_per_text.shape[0] != logits_per_text.shape[1]:
+                raise ValueError(
+                    f"return_loss needs one image per prompt, got {logits_per_text.shape[0]} prompts and "
+                    f"{logits_per_text.shape[1]} images"
+                )
+            losses.append(image_text_contrastive_loss(logits_per_text))
+        if token_labels is not None:
+            if token_labels.shape != input_ids.shape:
+                raise ValueError(f"token_labels shape {tuple(token_labels.shape)} differs from input_ids {tuple(input_ids.shape)}")
+            losses.append(token_classification_loss(text.token_logits, token_labels))
+
+        return NegCLIPOutput(
+            loss=sum(losses) if losses else None,
+            logits_per_image=logits_per_text.t() if logits_per_text is not None else None,
+            logits_per_text=logits_per_text,
+            text_embeds=text_embeds,
+            image_embeds=image_embeds,
+            negated_text_embeds=negated_embeds,
+            token_logits=text.token_logits,
+            is_split=text.is_split,
+            text_model_output=text.text_model_output,
+            vision_model_output=vision_outputs,
+        )
+
+    @torch.no_grad()
+    def split_prompts(self, texts: list[str], tokenizer) -> list[NegCLIPSplit]:
+        """Each prompt's positive, negated and cue parts as strings, for people and for debugging."""
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts:
+            raise ValueError("split_prompts needs at least one prompt, got an empty list")
+        positions = self.config.clip_config.text_config.max_position_embeddings
+        encoded = tokenizer(
+            list(texts), padding=True, truncation=True, max_length=positions,
+            return_offsets_mapping=True, return_overflowing_tokens=False, return_tensors="pt",
+        )
+        full_lengths = tokenizer(list(texts), truncation=False)["input_ids"]
+        if any(len(ids) > positions for ids in full_lengths):
+            logger.warning_once(f"Some prompts exceed CLIP's {positions} token positions and were truncated, as CLIP does.")
+        device = self.negated_weight.device
+        input_ids = encoded["input_ids"].to(device)
+        attention_mask = encoded["attention_mask"].to(device)
+        text_outputs = self.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+        token_logits = self.negation_head(text_outputs.last_hidden_state, attention_mask)
+        tags = self.tag_tokens(token_logits, input_ids, attention_mask).cpu()
+        content = content_mask(input_ids, attention_mask, self._eos_token_id).cpu()
+        splits = []
+        for row, prompt in enumerate(texts):
+            spans = {label: [] for label in (AFFIRMED_ID, NEGATION_CUE_ID, NEGATED_ID)}
+            for position in content[row].nonzero(as_tuple=True)[0].tolist():
+                spans[int(tags[row, position])].append(tuple(encoded["offset_mapping"][row, position].tolist()))
+            negated = _join_spans(prompt, spans[NEGATED_ID])
+            positive = _join_spans(prompt, spans[AFFIRMED_ID]) if negated else prompt.strip()
+            splits.append(NegCLIPSplit(prompt, positive, negated, _join_spans(prompt, spans[NEGATION_CUE_ID])))
+        return splits
+
+
+def _normalise(embeds: torch.Tensor) -> torch.Tensor:
+    """L2-normalise as CLIPModel does (its `_get_vector_norm`), leaving all-zero rows at zero."""
+    norm = torch.pow(torch.sum(torch.pow(embeds, 2), dim=-1, keepdim=True), 0.5)
+    return embeds / torch.where(norm == 0, torch.ones_like(norm), norm)
+
+
+def _pad_to(tensor: torch.Tensor, width: int, value) -> torch.Tensor:
+    """Right-pad a (B, T) tensor to (B, width) with `value` (a scalar or a (B, 1) column)."""
+    extra = width - tensor.shape[1]
+    if extra == 0:
+        return tensor
+    if isinstance(value, torch.Tensor):
+        return torch.cat([tensor, value.expand(-1, extra)], dim=1)
+    return nn.functional.pad(tensor, (0, extra), value=value)
+
+
+def _join_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """Cut character spans from `text`; touching spans join directly, others with one space."""
+    pieces, last_end = [], None
+    for start, end in spans:
+        if pieces and start == last_end:
+            pieces[-1] += text[start:end]
+        else:
+            pieces.append(text[start:end])
+        last_end = end
+    return " ".join(pieces)
+
+
+__all__ = ["NegCLIPModel", "NegCLIPPreTrainedModel", "NegCLIPOutput", "NegCLIPTextOutput", "NegCLIPSplit"]
