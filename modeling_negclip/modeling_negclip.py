@@ -397,7 +397,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             list(texts), padding=True, truncation=True, max_length=positions,
             return_offsets_mapping=True, return_overflowing_tokens=False, return_tensors="pt",
         )
-        full_lengths = tokenizer(list(texts), truncation=False)["input_ids"]
+        full_lengths = tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
         if any(len(ids) > positions for ids in full_lengths):
             logger.warning_once(f"Some prompts exceed CLIP's {positions} token positions and were truncated, as CLIP does.")
         device = self.negated_weight.device
@@ -410,10 +410,15 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         splits = []
         for row, prompt in enumerate(texts):
             spans = {label: [] for label in (AFFIRMED_ID, NEGATION_CUE_ID, NEGATED_ID)}
-            for position in content[row].nonzero(as_tuple=True)[0].tolist():
+            positions = content[row].nonzero(as_tuple=True)[0].tolist()
+            for position in positions:
                 spans[int(tags[row, position])].append(tuple(encoded["offset_mapping"][row, position].tolist()))
             negated = _join_spans(prompt, spans[NEGATED_ID])
-            positive = _join_spans(prompt, spans[AFFIRMED_ID]) if negated else prompt.strip()
+            if negated:
+                positive = _join_spans(prompt, spans[AFFIRMED_ID])
+            else:  # scored as CLIP scores the whole (possibly truncated) prompt
+                offsets = encoded["offset_mapping"][row]
+                positive = prompt[offsets[positions[0], 0] : offsets[positions[-1], 1]] if positions else ""
             splits.append(NegCLIPSplit(prompt, positive, negated, _join_spans(prompt, spans[NEGATION_CUE_ID])))
         return splits
 

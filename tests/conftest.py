@@ -1,0 +1,45 @@
+"""Shared fixtures: the real CLIP tokenizer (built offline), a tiny seeded CLIP, and a rule tagger."""
+
+import pytest
+import torch
+from transformers import CLIPConfig, CLIPModel
+
+from training.clip_tokenizer import load_clip_tokenizer
+
+TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77)
+TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8)
+CUE_WORDS = ("without", "no", "not")
+
+
+def tiny_clip_config(**text_overrides) -> CLIPConfig:
+    return CLIPConfig(text_config={**TINY_TEXT, **text_overrides}, vision_config=TINY_VISION, projection_dim=16)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tmp_path_factory):
+    return load_clip_tokenizer(cache_dir=tmp_path_factory.mktemp("clip-tokenizer"))
+
+
+@pytest.fixture()
+def tiny_clip():
+    torch.manual_seed(0)
+    return CLIPModel(tiny_clip_config()).eval()
+
+
+@pytest.fixture()
+def pixels():
+    return torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+def rule_tagger(tokenizer):
+    """A stand-in for a trained head: a cue word is tagged cue, the single word after it negated."""
+    cue_ids = {tokenizer.convert_tokens_to_ids(word + "</w>") for word in CUE_WORDS}
+
+    def tag_tokens(token_logits, input_ids, attention_mask):
+        tags = torch.zeros_like(input_ids)
+        is_cue = torch.isin(input_ids, torch.tensor(sorted(cue_ids)))
+        tags[is_cue] = 1
+        tags[:, 1:][is_cue[:, :-1] & ~is_cue[:, 1:]] = 2
+        return tags
+
+    return tag_tokens

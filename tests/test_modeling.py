@@ -1,0 +1,192 @@
+"""NegCLIPModel behaviour: exact CLIP scores without negation, the token-id split, losses, bad input."""
+
+import pytest
+import torch
+from transformers import CLIPConfig, CLIPModel
+
+from modeling_negclip import NegCLIPConfig, NegCLIPModel
+from modeling_negclip.polarity_split import eos_positions, pack_tokens, split_by_tags
+from tests.conftest import rule_tagger, tiny_clip_config
+
+PROMPTS = ["a photo of a cat", "a woman without glasses in the kitchen", "", "no dogs", "a knot on a notebook"]
+
+
+def wrap(clip, tokenizer=None, monkeypatch=None):
+    model = NegCLIPModel.from_clip(clip, negation_head_heads=2).eval()
+    if tokenizer is not None:
+        monkeypatch.setattr(model, "tag_tokens", rule_tagger(tokenizer))
+    return model
+
+
+def clip_logits(clip, tokenizer, texts, pixels):
+    with torch.no_grad():
+        return clip(**tokenizer(texts, padding=True, return_tensors="pt"), pixel_values=pixels).logits_per_image
+
+
+def test_fresh_wrap_scores_exactly_as_clip(tiny_clip, tokenizer, pixels):
+    model = wrap(tiny_clip)
+    batch = tokenizer(PROMPTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**batch, pixel_values=pixels)
+    assert not out.is_split.any()
+    torch.testing.assert_close(out.logits_per_image, clip_logits(tiny_clip, tokenizer, PROMPTS, pixels), rtol=0, atol=1e-6)
+    torch.testing.assert_close(out.logits_per_text, out.logits_per_image.t())
+    assert out.token_logits.shape == (*batch["input_ids"].shape, 3)
+
+
+def test_wrapping_keeps_clip_weights_and_freezes_them(tiny_clip):
+    model = wrap(tiny_clip)
+    for name, value in tiny_clip.state_dict().items():
+        assert torch.equal(model.clip.state_dict()[name], value), name
+    trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"negation_head", "negated_weight"}
+    assert NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2, freeze_clip=False).clip.logit_scale.requires_grad
+
+
+def test_split_prompts_score_positive_minus_weighted_negated(tiny_clip, tokenizer, pixels, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    with torch.no_grad():
+        model.negated_weight.fill_(0.7)
+        out = model(**tokenizer(PROMPTS, padding=True, return_tensors="pt"), pixel_values=pixels)
+    assert out.is_split.tolist() == [False, True, False, True, False]
+    plain = clip_logits(tiny_clip, tokenizer, PROMPTS, pixels)
+    unsplit = [0, 2, 4]
+    torch.testing.assert_close(out.logits_per_image[:, unsplit], plain[:, unsplit], rtol=0, atol=1e-6)
+
+    # The token-id split must equal CLIP on the re-tokenised strings (BPE here is word-local).
+    scale = tiny_clip.logit_scale.exp()
+    positive = clip_logits(tiny_clip, tokenizer, ["a woman in the kitchen", ""], pixels) / scale
+    negated = clip_logits(tiny_clip, tokenizer, ["glasses", "dogs"], pixels) / scale
+    expected = scale * (positive - 0.7 * negated)
+    torch.testing.assert_close(out.logits_per_image[:, [1, 3]], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_split_prompts_as_strings(tiny_clip, tokenizer, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    first, plain, empty, only_negated = model.split_prompts(
+        ["A woman without glasses in the kitchen", "Nothing but soup", "", "no dogs"], tokenizer
+    )
+    assert (first.positive, first.negated, first.cues) == ("A woman in the kitchen", "glasses", "without")
+    assert (plain.positive, plain.negated, plain.cues) == ("Nothing but soup", "", "")
+    assert (empty.positive, empty.negated) == ("", "")
+    assert (only_negated.positive, only_negated.negated, only_negated.cues) == ("", "dogs", "no")
+
+
+def test_get_features_match_clip_for_plain_prompts(tiny_clip, tokenizer, pixels):
+    model = wrap(tiny_clip)
+    batch = tokenizer(PROMPTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.get_text_features(**batch).pooler_output, tiny_clip.get_text_features(**batch).pooler_output
+        )
+        torch.testing.assert_close(
+            model.get_image_features(pixels).pooler_output, tiny_clip.get_image_features(pixels).pooler_output
+        )
+
+
+def test_pack_tokens_keeps_order_and_ends_with_one_eos():
+    ids = torch.tensor([[49406, 10, 11, 12, 49407, 49407], [49406, 20, 49407, 49407, 49407, 49407]])
+    keep = torch.tensor([[False, True, False, True, False, False], [False, False, False, False, False, False]])
+    packed, mask = pack_tokens(ids, keep, eos_token_id=49407)
+    assert packed.tolist() == [[49406, 10, 12, 49407], [49406, 49407, 49407, 49407]]
+    assert mask.tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+    assert eos_positions(packed, 49407).tolist() == [3, 1]
+    assert eos_positions(packed, 2).tolist() == [3, 1]  # legacy configs pool the argmax id
+
+
+def test_split_by_tags_ignores_specials_and_cue_only_prompts():
+    ids = torch.tensor([[49406, 10, 11, 49407], [49406, 30, 31, 49407]])
+    tags = torch.tensor([[2, 1, 0, 2], [0, 1, 2, 0]])  # row 0: only specials and a cue are tagged
+    is_split, split = split_by_tags(ids, torch.ones_like(ids), tags, eos_token_id=49407)
+    assert is_split.tolist() == [False, True]
+    assert split.split_rows.tolist() == [1]
+    assert split.negated_ids.tolist() == [[49406, 31, 49407]]
+
+
+def test_token_loss_trains_only_the_head(tiny_clip, tokenizer):
+    model = wrap(tiny_clip).train()
+    batch = tokenizer(["a cat without a hat"], return_tensors="pt")
+    labels = torch.tensor([[-100, 0, 0, 1, 2, 2, -100]])
+    out = model(**batch, token_labels=labels)
+    out.loss.backward()
+    assert out.loss.item() > 0
+    assert model.negation_head.classifier.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.clip.parameters())
+
+
+def test_contrastive_loss_reaches_negated_weight(tiny_clip, tokenizer, pixels, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    out = model(**tokenizer(PROMPTS[:3], padding=True, return_tensors="pt"), pixel_values=pixels, return_loss=True)
+    out.loss.backward()
+    assert model.negated_weight.grad is not None and model.negated_weight.grad != 0
+
+
+def test_bad_inputs_give_clear_errors(tiny_clip, tokenizer, pixels):
+    model = wrap(tiny_clip)
+    with pytest.raises(ValueError, match="at least one prompt"):
+        model.split_prompts([], tokenizer)
+    long_ids = torch.full((1, 80), 320)
+    with pytest.raises(ValueError, match="80 tokens .* 77 positions"):
+        model(input_ids=long_ids)
+    with pytest.raises(ValueError, match="one image per prompt"):
+        model(**tokenizer(["a", "b"], padding=True, return_tensors="pt"), pixel_values=pixels, return_loss=True)
+    with pytest.raises(ValueError, match="attention_mask shape"):
+        model(input_ids=torch.ones(2, 5, dtype=torch.long), attention_mask=torch.ones(2, 4))
+    with pytest.raises(ValueError, match=r"batch > 0"):
+        model(input_ids=torch.ones(0, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="pixel_values must have shape"):
+        model(**tokenizer(["a"], return_tensors="pt"), pixel_values=torch.zeros(3, 32, 32))
+
+
+def test_overlong_prompt_is_truncated_with_a_warning(tiny_clip, tokenizer, monkeypatch):
+    import modeling_negclip.modeling_negclip as modeling
+
+    warnings = []
+    monkeypatch.setattr(modeling.logger, "warning_once", warnings.append)
+    model = wrap(tiny_clip)
+    long_prompt = "a cat " * 60
+    (split,) = model.split_prompts([long_prompt, "a dog"], tokenizer)[:1]
+    assert split.positive == "a cat " * 37 + "a"  # 75 content tokens fit between start and end
+    assert len(warnings) == 1 and "truncated" in warnings[0]
+    batch = tokenizer([long_prompt], truncation=True, max_length=77, return_tensors="pt")
+    assert model(**batch).text_embeds.shape == (1, 16)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(negation_head_layers=0), "negation_head_layers"),
+        (dict(negation_head_heads=3), "negation_head_heads=3"),
+        (dict(negation_head_dropout=1.0), "negation_head_dropout"),
+        (dict(negated_weight_init=-0.5), "-0.5"),
+        (dict(id2label={0: "a", 1: "b", 2: "c"}), "id2label"),
+    ],
+)
+def test_config_rejects_bad_values(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        NegCLIPConfig(clip_config=tiny_clip_config(), **overrides)
+
+
+def test_config_round_trip_keeps_nested_clip_config(tmp_path):
+    config = NegCLIPConfig(clip_config=tiny_clip_config(), negation_head_heads=2, negated_weight_init=0.5)
+    config.save_pretrained(tmp_path)
+    loaded = NegCLIPConfig.from_pretrained(tmp_path)
+    assert loaded.clip_config.text_config.hidden_size == 32
+    assert loaded.clip_config.vision_config.image_size == 32
+    assert (loaded.negated_weight_init, loaded.id2label[2]) == (0.5, "negated")
+
+
+def test_wrap_b32_shaped_clip():
+    torch.manual_seed(0)
+    clip = CLIPModel(CLIPConfig()).eval()  # shaped like openai/clip-vit-base-patch32, random weights
+    model = NegCLIPModel.from_clip(clip).eval()
+    ids = torch.tensor([[49406, 320, 1125, 539, 320, 2368, 49407]])
+    pixels = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model(input_ids=ids, pixel_values=pixels).logits_per_image,
+            clip(input_ids=ids, pixel_values=pixels).logits_per_image,
+            rtol=0, atol=1e-5,
+        )
+    head = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert head < sum(p.numel() for p in clip.text_model.parameters()) / 10
