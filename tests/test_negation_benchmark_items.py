@@ -32,19 +32,19 @@ def _assert_labels_consistent(record):
     words, labels = record["words"], record["labels"]
     assert words == record["prompt"].split() and len(labels) == len(words)
     assert {w.rstrip(",") for w, label in zip(words, labels) if label == 1} <= CUE_WORDS
-    negated_words = [w.rstrip(",") for w, label in zip(words, labels) if label == 2]
+    negated_words = [w.rstrip(",") for w, label in zip(words, labels) if label == 2 and w not in ("a", "an", "the")]
     assert negated_words == [w for m in record["negated"] for w in Mention.from_dict(m).words()]
 
 
 def test_make_caption_words_and_labels():
     record = make_caption("hyb_but_not", [Mention("circle", "red")], [Mention("square", "blue")])
     assert record["prompt"] == "a red circle but not a blue square"
-    assert record["labels"] == [0, 0, 0, 0, 1, 0, 2, 2]
+    assert record["labels"] == [0, 0, 0, 1, 1, 2, 2, 2]
     assert record["kind"] == "hybrid"
-    assert negated_prompt_parts(record) == ("a red circle but a", "blue square")
+    assert negated_prompt_parts(record) == ("a red circle", "a blue square")
     record = make_caption("hyb_not_present", [Mention("circle", "orange")], [Mention("square")])
     assert record["prompt"] == "an orange circle, the square is not present"
-    assert record["labels"] == [0, 0, 0, 0, 2, 0, 1, 0]
+    assert record["labels"] == [0, 0, 0, 2, 2, 1, 1, 1]
     with pytest.raises(ValueError):
         make_caption("neg_no", [Mention("circle")], [Mention("square")])
 

@@ -32,11 +32,13 @@ from collections.abc import Sequence
 from .shapes_world import COLOURS, SHAPES, Mention, Scene, join_list, mentions_hold, with_article
 
 AFFIRMATION, NEGATION, HYBRID = "affirmation", "negation", "hybrid"
-CUE_WORDS = frozenset({"no", "not", "without", "neither", "nor", "isn't"})
 
 # Placeholders: {A} the affirmed list with articles ("a red circle and a blue square"); {N1}, {N2}
-# a negated mention with its article ("a blue square"); {n1}, {n2} the bare mention ("blue
-# square"). A word in [brackets] is a negation cue. Other words are labelled 0.
+# a negated mention with its article ("a blue square"); {T1} with "the"; {n1}, {n2} the bare mention
+# ("blue square"). Words in [brackets] are negation cues. Other words are labelled 0. As in the
+# synthetic negation data (`negation_data.py`), a negated mention's article is negated with it and
+# the function words that only carry the negation ("there is no", "but not") are cues, so the
+# positive prompt reads as a caption ("a red circle") and the negated one as an object ("a blue square").
 TEMPLATES: dict[str, str] = {
     # affirmation
     "aff_list": "{A}",
@@ -46,33 +48,36 @@ TEMPLATES: dict[str, str] = {
     # negation, one negated object
     "neg_no": "[no] {n1}",
     "neg_not": "[not] {N1}",
-    "neg_there_is_no": "there is [no] {n1}",
-    "neg_isnt": "there [isn't] {N1}",
-    "neg_does_not_contain": "a picture that does [not] contain {N1}",
-    "neg_does_not_include": "this image does [not] include {N1}",
+    "neg_there_is_no": "[there is no] {n1}",
+    "neg_isnt": "[there isn't] {N1}",
+    "neg_does_not_contain": "a picture that [does not contain] {N1}",
+    "neg_does_not_include": "this image [does not include] {N1}",
     "neg_without": "an image [without] {N1}",
-    "neg_not_present": "the {n1} is [not] present",
+    "neg_not_present": "{T1} [is not present]",
     # negation, two negated objects
     "neg_neither_nor": "[neither] {N1} [nor] {N2}",
-    "neg_no_and_no": "[no] {n1} and [no] {n2}",
+    "neg_no_and_no": "[no] {n1} [and no] {n2}",
     # hybrid, one negated object
-    "hyb_but_not": "{A} but [not] {N1}",
-    "hyb_and_no": "{A} and [no] {n1}",
-    "hyb_but_no": "{A} but [no] {n1}",
+    "hyb_but_not": "{A} [but not] {N1}",
+    "hyb_and_no": "{A} [and no] {n1}",
+    "hyb_but_no": "{A} [but no] {n1}",
     "hyb_without": "{A} [without] {N1}",
-    "hyb_with_no": "{A} with [no] {n1}",
-    "hyb_scene_but_no": "a scene with {A} but [no] {n1}",
-    "hyb_not_present": "{A}, the {n1} is [not] present",
-    "hyb_there_is_no": "{A}, there is [no] {n1}",
-    "hyb_isnt": "{A}, but there [isn't] {N1}",
-    "hyb_includes_but_not": "this image includes {A} but [not] {N1}",
-    "hyb_contains_not": "a picture that contains {A} but does [not] contain {N1}",
+    "hyb_with_no": "{A} [with no] {n1}",
+    "hyb_scene_but_no": "a scene with {A} [but no] {n1}",
+    "hyb_not_present": "{A}, {T1} [is not present]",
+    "hyb_there_is_no": "{A}, [there is no] {n1}",
+    "hyb_isnt": "{A}, [but there isn't] {N1}",
+    "hyb_includes_but_not": "this image includes {A} [but not] {N1}",
+    "hyb_contains_not": "a picture that contains {A} [but does not contain] {N1}",
     "hyb_not_first": "[not] {N1} but {A}",
     "hyb_no_first": "[no] {n1}, but {A}",
     # hybrid, two negated objects
-    "hyb_neither_nor": "{A} but [neither] {N1} [nor] {N2}",
-    "hyb_no_and_no": "{A} but [no] {n1} and [no] {n2}",
+    "hyb_neither_nor": "{A} [but neither] {N1} [nor] {N2}",
+    "hyb_no_and_no": "{A} [but no] {n1} [and no] {n2}",
 }
+
+# Every word that some template tags as a negation cue.
+CUE_WORDS = frozenset(word for text in TEMPLATES.values() for cue in re.findall(r"\[([^\]]+)\]", text) for word in cue.split())
 
 
 def template_kind(template: str) -> str:
@@ -115,9 +120,8 @@ def make_caption(template: str, affirmed: Sequence[Mention] = (), negated: Seque
             pairs += _words(join_list([with_article(m.phrase) for m in affirmed]), 0)
         elif piece.startswith("{"):
             mention = negated[int(piece[2]) - 1]
-            if piece[1] == "N":
-                pairs += _words(with_article(mention.phrase).split()[0], 0)
-            pairs += _words(mention.phrase, 2)
+            article = {"N": with_article(mention.phrase).split()[0], "T": "the", "n": ""}[piece[1]]
+            pairs += _words(f"{article} {mention.phrase}", 2)
         elif piece.startswith("["):
             pairs += _words(piece[1:-1], 1)
         else:

@@ -1,0 +1,121 @@
+"""The negation head beside the regex baseline, on the same held-out data.
+
+    python -m training.evaluate_negation_head --model outputs/quickstart/negclip
+
+- synthetic held-out split (templates and nouns never trained on): word-label F1 and prompt-level
+  exact match of the positive and negated strings;
+- NegBench VOC2007 evaluation part (LLM-rephrased captions, never trained on): does the negated
+  object land in the negated part, the affirmed object in the positive part;
+- *SEM 2012 CD-SCO test (hand-annotated fiction): cue F1 and scope-token F1.
+The real sets are read from the shared data folder and skipped, with a note, when it is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from .negation_data import generate_records
+from .negation_metrics import cdsco_scores, negbench_placement, prompt_exact_match, word_label_scores
+from .negation_real_data import read_cdsco, read_negbench_voc2007
+from .regex_baseline import regex_word_labels
+from .token_labels import tokenize_and_align, word_labels_from_tokens
+
+
+@torch.no_grad()
+def predict_word_labels(model, tokenizer, words_batch: list[list[str]], batch_size: int = 256) -> list[list[int]]:
+    """The head's word labels: each word takes its first BPE token's tag."""
+    model.eval()
+    device = next(model.parameters()).device
+    predictions = []
+    for start in range(0, len(words_batch), batch_size):
+        chunk = words_batch[start : start + batch_size]
+        encoded = tokenize_and_align(tokenizer, chunk, padding="longest", return_offsets=True)
+        input_ids = torch.tensor(encoded["input_ids"], device=device)
+        attention_mask = torch.tensor(encoded["attention_mask"], device=device)
+        states = model.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        tags = model.tag_tokens(model.negation_head(states, attention_mask), input_ids, attention_mask).tolist()
+        for row, words in enumerate(chunk):
+            predictions.append(word_labels_from_tokens(tags[row], encoded["offset_mapping"][row], words))
+    return predictions
+
+
+def _score_set(name: str, words, gold, predictors) -> dict[str, dict]:
+    results = {}
+    for label, predict in predictors.items():
+        pred = predict(words)
+        if name == "synthetic_heldout":
+            scores = {**prompt_exact_match(words, gold, pred), **word_label_scores(gold, pred)}
+        elif name == "negbench_eval":
+            scores = negbench_placement(gold, pred)
+        else:
+            scores = cdsco_scores(words, gold, pred)
+        results[label] = scores
+    return results
+
+
+def evaluate_head_and_regex(model, tokenizer, num_heldout: int = 2000, seed: int = 0, data_dir=None) -> dict:
+    """`{set name: {"head": scores, "regex": scores}}` plus `skipped` for sets whose files are absent."""
+    predictors = {
+        "head": lambda words: predict_word_labels(model, tokenizer, words),
+        "regex": lambda words: [regex_word_labels(list(w)) for w in words],
+    }
+    heldout = generate_records(num_heldout, seed, "heldout")
+    results = {"synthetic_heldout": _score_set("synthetic_heldout", [r["words"] for r in heldout], [r["labels"] for r in heldout], predictors)}
+    skipped = []
+    try:
+        negbench = [r for r in read_negbench_voc2007(data_dir) if r["split"] == "eval" and not r["unlocated_objects"]]
+        results["negbench_eval"] = _score_set("negbench_eval", [r["words"] for r in negbench], [r["labels"] for r in negbench], predictors)
+    except FileNotFoundError as error:
+        skipped.append(f"negbench_eval: {error}")
+    try:
+        cdsco = read_cdsco("test", data_dir)
+        results["cdsco_test"] = _score_set("cdsco_test", [s["words"] for s in cdsco], [s["labels"] for s in cdsco], predictors)
+    except FileNotFoundError as error:
+        skipped.append(f"cdsco_test: {error}")
+    results["skipped"] = skipped
+    return results
+
+
+HEADLINE = {
+    "synthetic_heldout": ("exact_match", "negated_f1", "negation_cue_f1"),
+    "negbench_eval": ("negated_placement", "affirmed_placement", "all_placement"),
+    "cdsco_test": ("cue_f1", "scope_token_f1"),
+}
+
+
+def format_head_table(results: dict) -> str:
+    """Markdown table: one row per (set, metric), the head beside the regex."""
+    lines = ["| set | metric | head | regex |", "|---|---|---|---|"]
+    for name, metrics in HEADLINE.items():
+        if name in results:
+            for metric in metrics:
+                lines.append(f"| {name} | {metric} | {results[name]['head'][metric]:.4f} | {results[name]['regex'][metric]:.4f} |")
+    lines += [f"skipped: {note}" for note in results.get("skipped", [])]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from transformers import AutoModel, AutoTokenizer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="NegCLIP checkpoint dir or Hub id")
+    parser.add_argument("--num-heldout", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    model = AutoModel.from_pretrained(args.model, trust_remote_code=True)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    results = evaluate_head_and_regex(model, tokenizer, args.num_heldout, args.seed, args.data_dir)
+    print(format_head_table(results))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            json.dump(results, handle, indent=2)
+    return results
+
+
+if __name__ == "__main__":
+    main()

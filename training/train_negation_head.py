@@ -1,0 +1,126 @@
+"""Train NegCLIP's negation head on a frozen CLIP with the stock HF Trainer.
+
+    accelerate launch -m training.train_negation_head --clip_model outputs/quickstart/base_clip \\
+        --output_dir outputs/negation_head
+
+`--clip_model` is any CLIPModel checkpoint (a local dir, or `openai/clip-vit-base-patch32` online).
+Only the head trains; the saved folder is a NegCLIP checkpoint (remote code, safetensors, processor)
+that loads with `AutoModel.from_pretrained(dir, trust_remote_code=True)`. After training, the head
+and the regex baseline are evaluated on the same held-out data (`evaluate_negation_head`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import AutoProcessor, HfArgumentParser, Trainer, TrainingArguments, set_seed
+
+from modeling_negclip import NegCLIPModel
+
+from .evaluate_negation_head import evaluate_head_and_regex, format_head_table
+from .negation_head_data import NegationHeadCollator, as_word_dataset, build_head_training_set, synthetic_rows
+
+
+@dataclass
+class HeadModelArguments:
+    clip_model: str = field(metadata={"help": "CLIPModel checkpoint to wrap (local dir or Hub id); stays frozen."})
+    negation_head_layers: int = field(default=2, metadata={"help": "Bidirectional transformer layers in the head."})
+    negation_head_heads: int = field(default=4, metadata={"help": "Attention heads per head layer."})
+    negation_head_dropout: float = field(default=0.1, metadata={"help": "Dropout inside the head layers."})
+
+    def __post_init__(self):
+        if self.negation_head_layers < 1:
+            raise ValueError(f"--negation_head_layers must be >= 1, got {self.negation_head_layers}")
+
+
+@dataclass
+class HeadDataArguments:
+    num_train: int = field(default=20000, metadata={"help": "Synthetic training prompts (train templates and nouns)."})
+    num_heldout: int = field(default=2000, metadata={"help": "Synthetic held-out prompts (unseen templates and nouns)."})
+    negation_data_seed: int = field(default=0, metadata={"help": "Seed of the synthetic data."})
+    use_negbench: bool = field(default=True, metadata={"help": "Add NegBench VOC2007's train part (partial labels) if present."})
+    num_world_captions: int = field(default=0, metadata={"help": "Shapes-world captions to add (for a shapes-world CLIP)."})
+    data_dir: str | None = field(default=None, metadata={"help": "Shared data folder (default ../shared/data)."})
+    evaluate_after_training: bool = field(default=True, metadata={"help": "Run the head-vs-regex evaluation at the end."})
+
+    def __post_init__(self):
+        if self.num_train < 1 or self.num_heldout < 1:
+            raise ValueError(f"--num_train and --num_heldout must be >= 1, got {self.num_train}, {self.num_heldout}")
+
+
+@dataclass
+class HeadTrainingArguments(TrainingArguments):
+    """TrainingArguments with defaults that train the head in minutes on a CPU."""
+
+    learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate."})
+    num_train_epochs: float = field(default=2.0, metadata={"help": "Epochs over the training prompts."})
+    per_device_train_batch_size: int = field(default=64, metadata={"help": "Prompts per device per step."})
+    per_device_eval_batch_size: int = field(default=256, metadata={"help": "Prompts per device per eval step."})
+    warmup_steps: float = field(default=0.05, metadata={"help": "Warmup (a fraction of the steps if < 1)."})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
+    logging_steps: float = field(default=50, metadata={"help": "Log every N steps."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to compute the held-out loss."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to write a resumable checkpoint."})
+    save_total_limit: int | None = field(default=1, metadata={"help": "Checkpoints to keep."})
+    prediction_loss_only: bool = field(default=True, metadata={"help": "The Trainer's eval reports the loss only."})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "The collator tokenises the word columns."})
+    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "Every head parameter gets a gradient."})
+
+
+def parse_args(argv: list[str] | None = None):
+    parser = HfArgumentParser((HeadModelArguments, HeadDataArguments, HeadTrainingArguments))
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=argv[0])
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    # 1. Arguments and seed.
+    model_args, data_args, training_args = parse_args(argv)
+    set_seed(training_args.seed)
+
+    # 2. The frozen CLIP wrapped with a fresh head, and its processor.
+    processor = AutoProcessor.from_pretrained(model_args.clip_model)
+    model = NegCLIPModel.from_clip(
+        model_args.clip_model,
+        negation_head_layers=model_args.negation_head_layers,
+        negation_head_heads=model_args.negation_head_heads,
+        negation_head_dropout=model_args.negation_head_dropout,
+    )
+
+    # 3. Data: training prompts from every source; held-out synthetic prompts for the eval loss.
+    train_set, counts = build_head_training_set(
+        data_args.num_train, data_args.negation_data_seed, data_args.use_negbench, data_args.num_world_captions, data_args.data_dir
+    )
+    eval_set = as_word_dataset(synthetic_rows(data_args.num_heldout, data_args.negation_data_seed, "heldout"))
+
+    # 4. Train the head with the stock Trainer.
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_set,
+        eval_dataset=eval_set,
+        data_collator=NegationHeadCollator(processor.tokenizer),
+        processing_class=processor,
+    )
+    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+
+    # 5. Save a NegCLIP checkpoint (remote code, safetensors, processor) and evaluate it beside the regex.
+    trainer.save_model(training_args.output_dir)
+    summary = {"training_rows": counts, "train_runtime_s": trainer.state.log_history[-1].get("train_runtime")}
+    if data_args.evaluate_after_training and trainer.is_world_process_zero():
+        summary["evaluation"] = evaluate_head_and_regex(
+            model, processor.tokenizer, data_args.num_heldout, data_args.negation_data_seed, data_args.data_dir
+        )
+        print(format_head_table(summary["evaluation"]))
+    if trainer.is_world_process_zero():
+        Path(training_args.output_dir, "negation_head_results.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
