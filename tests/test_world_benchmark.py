@@ -1,0 +1,124 @@
+import json
+import math
+
+import pytest
+import torch
+from transformers import CLIPModel, CLIPProcessor
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+from modeling_negclip import NegCLIPModel
+from tests.conftest import rule_tagger, tiny_clip_config
+from training.negation_captions import caption_is_true
+from training.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset, scenes_from_dataset
+from training.world_benchmark import (
+    TIE,
+    TextImageScorer,
+    build_benchmark_items,
+    collect_examples,
+    evaluate_model,
+    evaluate_models,
+    retrieval_metrics,
+    strict_argmax,
+)
+from training.world_report import flatten_metrics, format_table, write_report
+
+SIZES = dict(num_negated_queries=20, num_affirmative_queries=20)
+RESULT_KEYS = {"mcq", "retrieval_negated", "presence", "absence", "affirmative"}
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return build_world_dataset(30, DEFAULT_EVAL_SEED, image_size=32)
+
+
+@pytest.fixture(scope="module")
+def processor(tokenizer):
+    image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    clip = CLIPModel(tiny_clip_config()).eval()
+    return {"clip": clip, "negclip": NegCLIPModel.from_clip(clip, negation_head_heads=2).eval()}
+
+
+@pytest.fixture(scope="module")
+def results(models, processor, dataset):
+    return evaluate_models(models, processor, dataset, seed=0, **SIZES)
+
+
+def _metrics(result):
+    return {key: value for key, value in flatten_metrics(result).items() if not key.split(".")[-1].startswith("num_")}
+
+
+def test_results_have_every_section_with_fractions(results):
+    assert list(results) == ["clip", "negclip"]
+    for result in results.values():
+        assert set(result) == RESULT_KEYS
+        assert set(result["mcq"]) >= {"affirmation", "negation", "hybrid", "overall", "chosen"}
+        assert set(result["retrieval_negated"]) >= {"R@1", "R@5", "R@10", "mAP", "hard_negative_first"}
+        assert set(result["affirmative"]) >= {"R@1", "R@5", "R@10", "zero_shot"}
+        assert result["retrieval_negated"]["num_queries"] > 0 and result["affirmative"]["num_zero_shot_images"] > 0
+        for key, value in _metrics(result).items():
+            assert value is not None and 0.0 <= value <= 1.0, key
+        assert math.isclose(sum(result["mcq"]["chosen"].values()), 1.0)
+
+
+def test_fresh_negclip_scores_exactly_as_clip(results):
+    # A fresh head tags nothing negated, so every prompt is scored as CLIP scores it, bit for bit.
+    assert results["negclip"] == results["clip"]
+
+
+def test_oracle_scorer_gets_every_choice_right(models, processor, dataset, monkeypatch):
+    scenes = scenes_from_dataset(dataset)
+    items = build_benchmark_items(scenes, seed=0, **SIZES)
+    records = {r["prompt"]: r for kind in ("mcq", "presence_absence") for item in items[kind] for r in item["records"]}
+    for kind in ("retrieval_negated", "affirmative"):
+        records.update({item["query"]: item["record"] for item in items[kind]})
+
+    def oracle_score(self, image_embeds, texts):  # image "embeddings" are the images' indices; (T, I)
+        def truth(text, index):
+            return float(text in records and caption_is_true(records[text], scenes[int(index)]))
+
+        return torch.tensor([[truth(text, index) for index in image_embeds[:, 0]] for text in texts])
+
+    monkeypatch.setattr(TextImageScorer, "encode_images", lambda self, images: torch.arange(len(images))[:, None])
+    monkeypatch.setattr(TextImageScorer, "score", oracle_score)
+    result = evaluate_model(models["clip"], processor, dataset, seed=0, **SIZES)
+    assert {result["mcq"][t] for t in ("affirmation", "negation", "hybrid", "overall")} == {1.0}
+    assert result["mcq"]["chosen"]["correct"] == 1.0
+    assert result["presence"]["accuracy"] == result["absence"]["accuracy"] == 1.0
+    for section in ("retrieval_negated", "affirmative"):
+        assert result[section]["R@1"] == 1.0
+    assert result["retrieval_negated"]["mAP"] == 1.0 and result["retrieval_negated"]["hard_negative_first"] == 0.0
+    assert result["affirmative"]["zero_shot"] == 0.0  # zero-shot prompts all score 0 here: ties are wrong
+
+
+def test_ties_count_as_wrong():
+    assert strict_argmax(torch.tensor([0.1, 0.9, 0.3])) == 1
+    assert strict_argmax(torch.tensor([0.9, 0.2, 0.9])) == TIE
+    # Query 0: relevant image 2 ties with irrelevant image 0, so it ranks 2nd; query 1: relevant first.
+    scores = torch.tensor([[0.5, 0.1, 0.5, 0.3], [0.2, 0.9, 0.1, 0.8]])
+    items = [{"relevant": [2], "hard_negatives": [0]}, {"relevant": [1, 2], "hard_negatives": [3]}]
+    metrics = retrieval_metrics(scores, items, hard_negatives=True)
+    assert metrics["R@1"] == 0.5 and metrics["R@5"] == 1.0
+    assert metrics["hard_negative_first"] == 0.5
+    assert math.isclose(metrics["mAP"], (1 / 2 + (1 + 2 / 4) / 2) / 2)
+    assert math.isclose(metrics["P@5"], (1 / 5 + 2 / 5) / 2)
+
+
+def test_report_files(results, models, processor, dataset, tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(models["negclip"], "tag_tokens", rule_tagger(tokenizer))
+    examples = collect_examples(models, processor, dataset, seed=0, num_examples=3)
+    assert len(examples) == 3 and all(e["splits"]["negclip"]["negated"] for e in examples)
+    assert set(examples[0]["choices"]) == {"clip", "negclip"}
+
+    paths = write_report(results, tmp_path, extra={"checkpoint": "tiny"}, examples=examples)
+    assert {p.name for p in tmp_path.iterdir()} == {"results.json", "results.md", "comparison.png", "examples.png"}
+    assert set(paths) == {"results.json", "results.md", "comparison.png", "examples.png"}
+    payload = json.loads((tmp_path / "results.json").read_text())
+    assert payload["results"] == json.loads(json.dumps(results)) and payload["extra"] == {"checkpoint": "tiny"}
+    assert "| metric | clip | negclip |" in (tmp_path / "results.md").read_text()
+    assert "mcq.negation" in format_table(results)

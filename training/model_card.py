@@ -1,0 +1,55 @@
+"""Generate a NegCLIP checkpoint's model card (README.md with Hub metadata) from measured results.
+
+The card is generated from `model_cards/negclip_template.md`, never hand-edited; its code snippet
+is executed by a test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modeling_negclip import NegCLIPModel
+
+from .evaluate_negation_head import format_head_table
+from .world_report import format_headline_table
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "negclip_template.md"
+INDEX_METRICS = (("mcq", "negation"), ("mcq", "hybrid"), ("presence", "accuracy"), ("absence", "accuracy"),
+                 ("retrieval_negated", "R@1"), ("affirmative", "zero_shot"))
+
+
+def model_index(results: dict, model_name: str = "NegCLIP") -> str:
+    """`model-index` entries (YAML lines) for the NegCLIP column of the benchmark results."""
+    lines = []
+    for group, metric in INDEX_METRICS:
+        value = results.get(model_name, {}).get(group, {}).get(metric)
+        if value is None:
+            continue
+        lines += [
+            "  - task:", "      type: zero-shot-image-classification",
+            "    dataset:", "      name: shapes-world negation benchmark (held-out)", "      type: negclip-shapes-world",
+            "    metrics:", f"    - type: accuracy", f"      name: {group} {metric}", f"      value: {value:.4f}",
+        ]
+    return "\n".join(lines) if lines else "  []"
+
+
+def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_results: dict | None = None,
+                     repo_id: str | None = None) -> Path:
+    """Render the template into `checkpoint_dir/README.md` (what `push_to_hub` uploads)."""
+    model = NegCLIPModel.from_pretrained(checkpoint_dir)
+    trainable = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("clip."))
+    card = TEMPLATE.read_text().format(
+        base_model=base_model,
+        datasets="- negbench-voc2007\n- starsem2012-cd-sco",
+        model_name=Path(repo_id or checkpoint_dir).name,
+        model_index=model_index(results),
+        negated_weight=float(model.negated_weight),
+        repo_or_path=repo_id or str(Path(checkpoint_dir).resolve()),
+        clip_parameters=sum(p.numel() for p in model.clip.parameters()),
+        trainable_parameters=trainable,
+        results_table=format_headline_table(results),
+        head_table=format_head_table(head_results) if head_results else "(not measured in this run)",
+    )
+    path = Path(checkpoint_dir) / "README.md"
+    path.write_text(card)
+    return path
