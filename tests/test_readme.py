@@ -1,0 +1,21 @@
+"""The README's usage snippet runs as written (in a temporary folder)."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_starts_with_main_job_and_test_commands():
+    first_block = re.search(r"```bash\n(.*?)```", README.read_text(), re.S).group(1)
+    assert "training.quickstart" in first_block and "pytest" in first_block
+
+
+def test_readme_usage_snippet_runs(tmp_path, monkeypatch):
+    snippet = re.search(r"## Usage\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    namespace = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    assert (tmp_path / "negclip-demo" / "model.safetensors").is_file()
+    assert namespace["reloaded"].split_prompts(["a cat"], namespace["processor"].tokenizer)[0].positive == "a cat"

@@ -1,0 +1,116 @@
+"""Checkpoints: remote-code loading in a fresh process, the zero-shot pipeline, refused checkpoints."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+from transformers import CLIPProcessor, pipeline
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+from modeling_negclip import NegCLIPModel
+from tests.conftest import rule_tagger
+
+FRESH_PROCESS = """
+import sys, torch
+from transformers import AutoModel, AutoProcessor
+assert "modeling_negclip" not in sys.modules
+model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True).eval()
+processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
+inputs = torch.load(sys.argv[2])
+with torch.no_grad():
+    torch.save(model(**inputs).logits_per_image, sys.argv[3])
+"""
+
+
+@pytest.fixture()
+def checkpoint(tiny_clip, tokenizer, tmp_path):
+    model = NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2).eval()
+    with torch.no_grad():  # a head that tags some tokens negated, so the split is exercised
+        model.negation_head.classifier.weight.normal_(generator=torch.Generator().manual_seed(0))
+        model.negation_head.classifier.bias.zero_()
+    processor = CLIPProcessor(
+        image_processor=CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tokenizer,
+    )
+    model.save_pretrained(tmp_path / "ckpt")
+    processor.save_pretrained(tmp_path / "ckpt")
+    return model, processor, tmp_path / "ckpt"
+
+
+def test_save_writes_remote_code_and_auto_map(checkpoint):
+    _, _, path = checkpoint
+    auto_map = json.loads((path / "config.json").read_text())["auto_map"]
+    assert auto_map["AutoModel"] == auto_map["AutoModelForZeroShotImageClassification"] == "modeling_negclip.NegCLIPModel"
+    for name in ("model.safetensors", "configuration_negclip.py", "modeling_negclip.py", "polarity_split.py", "tokenizer.json"):
+        assert (path / name).is_file(), name
+
+
+def test_fresh_process_without_the_package_gives_identical_outputs(checkpoint, tmp_path):
+    model, processor, path = checkpoint
+    inputs = processor(text=["a street without cars", "a dog", "no cats here"], images=[Image.new("RGB", (40, 40), "red")],
+                       return_tensors="pt", padding=True)
+    torch.save(dict(inputs), tmp_path / "inputs.pt")
+    with torch.no_grad():
+        expected = model(**inputs)
+    assert expected.is_split.any()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(path), str(tmp_path / "inputs.pt"), str(tmp_path / "out.pt")],
+                   cwd=tmp_path, env=env, check=True, capture_output=True)
+    torch.testing.assert_close(torch.load(tmp_path / "out.pt"), expected.logits_per_image, rtol=0, atol=1e-6)
+
+
+def test_zero_shot_pipeline_from_dir_matches_forward(checkpoint, tmp_path, monkeypatch):
+    model, processor, path = checkpoint
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    classifier = pipeline("zero-shot-image-classification", model=str(path), trust_remote_code=True)
+    image = Image.new("RGB", (40, 40), "blue")
+    labels = ["street without cars", "dog"]
+    scores = {r["label"]: r["score"] for r in classifier(image, candidate_labels=labels)}
+    inputs = processor(text=[f"This is a photo of {label}." for label in labels], images=[image], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        expected = model(**inputs).logits_per_image[0].softmax(-1)
+    assert scores["street without cars"] == pytest.approx(expected[0].item(), abs=1e-5)
+
+
+def test_zero_shot_pipeline_scores_negated_label_with_the_split(tiny_clip, tokenizer, monkeypatch):
+    model = NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2).eval()
+    monkeypatch.setattr(model, "tag_tokens", rule_tagger(tokenizer))
+    image_processor = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    classifier = pipeline("zero-shot-image-classification", model=model, tokenizer=tokenizer, image_processor=image_processor)
+    image = Image.new("RGB", (32, 32), "green")
+    labels = ["a street without cars", "a dog"]
+    negclip = {r["label"]: r["score"] for r in classifier(image, candidate_labels=labels)}
+    plain = pipeline("zero-shot-image-classification", model=tiny_clip, tokenizer=tokenizer, image_processor=image_processor)
+    clip = {r["label"]: r["score"] for r in plain(image, candidate_labels=labels)}
+    assert negclip["a street without cars"] != pytest.approx(clip["a street without cars"], abs=1e-4)
+
+
+def test_refuses_pickle_only_wrong_type_missing_files_and_missing_weights(checkpoint, tiny_clip, tmp_path):
+    model, _, path = checkpoint
+    from safetensors.torch import load_file, save_file
+
+    pickle_dir = tmp_path / "pickle"
+    pickle_dir.mkdir()
+    (pickle_dir / "config.json").write_text((path / "config.json").read_text())
+    torch.save(model.state_dict(), pickle_dir / "pytorch_model.bin")
+    with pytest.raises(FileNotFoundError, match="pickle"):
+        NegCLIPModel.from_pretrained(pickle_dir)
+
+    clip_dir = tmp_path / "plain_clip"
+    tiny_clip.save_pretrained(clip_dir)
+    with pytest.raises(ValueError, match="model_type='clip'.*from_clip"):
+        NegCLIPModel.from_pretrained(clip_dir)
+
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        NegCLIPModel.from_pretrained(tmp_path)
+
+    weights = load_file(path / "model.safetensors")
+    del weights["negated_weight"]
+    save_file(weights, path / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="lacks 1 NegCLIP weight.*negated_weight"):
+        NegCLIPModel.from_pretrained(path)

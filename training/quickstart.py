@@ -1,0 +1,155 @@
+"""The main job: shapes world -> base CLIP -> NegCLIP -> CoN-CLIP-style baseline -> one comparison.
+
+    accelerate launch -m training.quickstart                      # offline, about 15 minutes on 2 CPU cores
+    accelerate launch -m training.quickstart --base_clip openai/clip-vit-base-patch32   # a real CLIP (online)
+
+Stages (each in its own folder under `--output_dir`; a finished stage is reused on a rerun unless
+`--force`):
+1. `world/`: held-out scenes for the benchmark and training scenes for the polarity weight;
+2. `base_clip/`: a small CLIP trained from scratch on affirmative captions (skipped with --base_clip);
+3. `negation_head/`: the negation head on the frozen base (synthetic + NegBench + world captions);
+4. `negclip/`: the polarity weight fitted with hard negatives -> the NegCLIP checkpoint + model card;
+5. `conclip/`: the related-work baseline, the base's text encoder fine-tuned with negated hard negatives;
+6. `results.json`, `results.md`, `comparison.png`, `examples.png`: plain CLIP vs NegCLIP vs CoN-CLIP.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from datasets import load_from_disk
+from transformers import AutoProcessor, CLIPModel, HfArgumentParser
+
+from modeling_negclip import NegCLIPModel
+
+from .model_card import write_model_card
+from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
+from .world_benchmark import collect_examples, evaluate_models
+from .world_report import format_headline_table, write_report
+
+DONE_FILE = "stage_complete.json"
+
+
+@dataclass
+class QuickstartArguments:
+    output_dir: str = field(default="outputs/quickstart", metadata={"help": "Where every stage writes."})
+    base_clip: str | None = field(
+        default=None, metadata={"help": "Use this CLIPModel checkpoint (dir or Hub id) instead of training one."}
+    )
+    image_size: int = field(default=48, metadata={"help": "Side of the rendered images (32..64)."})
+    num_train_scenes: int = field(default=12000, metadata={"help": "Training scenes for the base CLIP."})
+    base_epochs: float = field(default=5.0, metadata={"help": "Epochs of base CLIP training."})
+    num_eval_scenes: int = field(default=1000, metadata={"help": "Held-out scenes of the benchmark."})
+    num_polarity_images: int = field(default=2048, metadata={"help": "Images for fitting the polarity weight."})
+    head_num_train: int = field(default=12000, metadata={"help": "Synthetic prompts for the negation head."})
+    head_world_captions: int = field(default=4000, metadata={"help": "Shapes-world captions for the head."})
+    head_epochs: float = field(default=1.0, metadata={"help": "Epochs of negation head training."})
+    conclip_steps: int = field(default=300, metadata={"help": "Steps of the CoN-CLIP-style fine-tune."})
+    seed: int = field(default=0, metadata={"help": "Seed of every stage."})
+    force: bool = field(default=False, metadata={"help": "Rerun stages that already finished."})
+
+    def __post_init__(self):
+        if not 32 <= self.image_size <= 64:
+            raise ValueError(f"--image_size must be in 32..64, got {self.image_size}")
+        if self.num_eval_scenes < 10:
+            raise ValueError(f"--num_eval_scenes must be >= 10, got {self.num_eval_scenes}")
+
+
+def run_stage(name: str, folder: Path, force: bool, work) -> dict:
+    """Run `work()` unless `folder` holds a finished stage; record its wall time."""
+    done = folder / DONE_FILE
+    if done.is_file() and not force:
+        print(f"[quickstart] {name}: reusing {folder}")
+        return json.loads(done.read_text())
+    print(f"[quickstart] {name} ...", flush=True)
+    start = time.perf_counter()
+    info = work() or {}
+    info = {**info, "seconds": round(time.perf_counter() - start, 1)}
+    folder.mkdir(parents=True, exist_ok=True)
+    done.write_text(json.dumps(info, indent=2, default=str))
+    print(f"[quickstart] {name}: done in {info['seconds']} s", flush=True)
+    return info
+
+
+def main(argv: list[str] | None = None) -> dict:
+    # 1. Arguments.
+    (args,) = HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
+    out = Path(args.output_dir)
+    common = ["--seed", str(args.seed), "--report_to", "none", "--disable_tqdm", "false"]
+    stages = {}
+
+    # 2. The world: held-out benchmark scenes and training scenes for the polarity weight.
+    def build_world():
+        build_world_dataset(args.num_eval_scenes, DEFAULT_EVAL_SEED, args.image_size).save_to_disk(str(out / "world/eval"))
+        build_world_dataset(args.num_polarity_images, DEFAULT_TRAIN_SEED + 100, args.image_size).save_to_disk(str(out / "world/train"))
+
+    stages["world"] = run_stage("world", out / "world", args.force, build_world)
+
+    # 3. The base CLIP (or a given checkpoint, treated exactly the same way).
+    base = args.base_clip or str(out / "base_clip")
+    if args.base_clip is None:
+        from . import train_base_clip
+
+        stages["base_clip"] = run_stage("base CLIP", out / "base_clip", args.force, lambda: train_base_clip.main([
+            "--output_dir", base, "--num_train_scenes", str(args.num_train_scenes), "--image_size", str(args.image_size),
+            "--num_train_epochs", str(args.base_epochs), "--save_strategy", "no", *common,
+        ]))
+
+    # 4. The negation head on the frozen base.
+    from . import train_negation_head
+
+    head_dir = str(out / "negation_head")
+    stages["negation_head"] = run_stage("negation head", out / "negation_head", args.force, lambda: train_negation_head.main([
+        "--clip_model", base, "--output_dir", head_dir, "--num_train", str(args.head_num_train),
+        "--num_world_captions", str(args.head_world_captions), "--num_train_epochs", str(args.head_epochs),
+        "--save_strategy", "no", "--eval_strategy", "no", *common,
+    ]))
+
+    # 5. The polarity weight -> the NegCLIP checkpoint.
+    from . import train_polarity_weight
+
+    negclip_dir = str(out / "negclip")
+    stages["negclip"] = run_stage("polarity weight", out / "negclip", args.force, lambda: {"negated_weight": train_polarity_weight.main([
+        "--negclip_model", head_dir, "--world_dir", str(out / "world"), "--output_dir", negclip_dir,
+        "--num_images", str(args.num_polarity_images), *common,
+    ])})
+
+    # 6. The related-work baseline: fine-tune the base's text encoder with negated hard negatives.
+    from . import train_conclip_baseline
+
+    conclip_dir = str(out / "conclip")
+    stages["conclip"] = run_stage("CoN-CLIP baseline", out / "conclip", args.force, lambda: train_conclip_baseline.main([
+        "--base_model", base, "--output_dir", conclip_dir, "--max_steps", str(args.conclip_steps),
+        "--save_strategy", "no", *common,
+    ]))
+
+    # 7. One evaluation of all three on the same held-out images; the report and the model card.
+    processor = AutoProcessor.from_pretrained(base)
+    models = {
+        "CLIP": CLIPModel.from_pretrained(base).eval(),
+        "NegCLIP": NegCLIPModel.from_pretrained(negclip_dir).eval(),
+        "CoN-CLIP-style": CLIPModel.from_pretrained(conclip_dir).eval(),
+    }
+    eval_set = load_from_disk(str(out / "world/eval"))
+    with torch.no_grad():
+        results = evaluate_models(models, processor, eval_set, seed=args.seed)
+        examples = collect_examples(models, processor, eval_set, seed=args.seed)
+    extra = {"arguments": asdict(args), "stages": stages, "trainable_parameters": {
+        "NegCLIP": sum(p.numel() for n, p in models["NegCLIP"].named_parameters() if not n.startswith("clip.")),
+        "CoN-CLIP-style": sum(p.numel() for p in models["CoN-CLIP-style"].text_model.parameters())
+        + models["CoN-CLIP-style"].text_projection.weight.numel(),
+    }}
+    write_report(results, out, extra=extra, examples=examples)
+    write_model_card(negclip_dir, results, base_model=base, head_results=stages["negation_head"].get("evaluation"))
+    print(format_headline_table(results))
+    print(f"[quickstart] NegCLIP checkpoint: {negclip_dir}  report: {out / 'results.md'}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
