@@ -440,14 +440,15 @@ def _pad_to(tensor: torch.Tensor, width: int, value) -> torch.Tensor:
 
 
 def _join_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    """Cut character spans from `text`; touching spans join directly, others with one space."""
+    """Cut character spans from `text`; touching or shared spans (byte pieces of one character) join
+    directly, others with one space."""
     pieces, last_end = [], None
     for start, end in spans:
-        if pieces and start == last_end:
-            pieces[-1] += text[start:end]
+        if pieces and start <= last_end:
+            pieces[-1] += text[last_end:end]
         else:
             pieces.append(text[start:end])
-        last_end = end
+        last_end = max(end, last_end or 0)
     return " ".join(pieces)
 
 

@@ -43,7 +43,7 @@ def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_r
         datasets="- negbench-voc2007\n- starsem2012-cd-sco",
         model_name=Path(repo_id or checkpoint_dir).name,
         model_index=model_index(results),
-        negated_weight=float(model.negated_weight),
+        negated_weight=model.negated_weight.item(),
         repo_or_path=repo_id or str(Path(checkpoint_dir).resolve()),
         clip_parameters=sum(p.numel() for p in model.clip.parameters()),
         trainable_parameters=trainable,

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     conclip_dir = str(out / "conclip")
     stages["conclip"] = run_stage("CoN-CLIP baseline", out / "conclip", args.force, lambda: train_conclip_baseline.main([
-        "--base_model", base, "--output_dir", conclip_dir, "--max_steps", str(args.conclip_steps),
+        "--base_model_dir", base, "--output_dir", conclip_dir, "--max_steps", str(args.conclip_steps),
         "--save_strategy", "no", *common,
     ]))
 
