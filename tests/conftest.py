@@ -43,3 +43,18 @@ def rule_tagger(tokenizer):
         return tags
 
     return tag_tokens
+
+
+@pytest.fixture()
+def tiny_clip_dir(tiny_clip, tokenizer, tmp_path):
+    """A saved tiny CLIPModel with its processor: what `from_clip` and the scripts take."""
+    from transformers import CLIPProcessor
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    path = tmp_path / "tiny_clip"
+    tiny_clip.save_pretrained(path)
+    CLIPProcessor(
+        image_processor=CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tokenizer,
+    ).save_pretrained(path)
+    return path

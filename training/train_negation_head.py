@@ -16,10 +16,11 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoProcessor, HfArgumentParser, Trainer, TrainingArguments, set_seed
+from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set_seed
 
 from modeling_negclip import NegCLIPModel
 
+from .hub import NegCLIPCardTrainer
 from .evaluate_negation_head import evaluate_head_and_regex, format_head_table
 from .negation_head_data import NegationHeadCollator, as_word_dataset, build_head_training_set, synthetic_rows
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     eval_set = as_word_dataset(synthetic_rows(data_args.num_heldout, data_args.negation_data_seed, "heldout"))
 
     # 4. Train the head with the stock Trainer.
-    trainer = Trainer(
+    trainer = NegCLIPCardTrainer(
         model=model,
         args=training_args,
         train_dataset=train_set,
@@ -109,14 +110,18 @@ def main(argv: list[str] | None = None) -> dict:
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
 
-    # 5. Save a NegCLIP checkpoint (remote code, safetensors, processor) and evaluate it beside the regex.
-    trainer.save_model(training_args.output_dir)
+    # 5. Evaluate the head beside the regex baseline on the same held-out data.
     summary = {"training_rows": counts, "train_runtime_s": trainer.state.log_history[-1].get("train_runtime")}
     if data_args.evaluate_after_training and trainer.is_world_process_zero():
         summary["evaluation"] = evaluate_head_and_regex(
             model, processor.tokenizer, data_args.num_heldout, data_args.negation_data_seed, data_args.data_dir
         )
         print(format_head_table(summary["evaluation"]))
+
+    # 6. Save a NegCLIP checkpoint (remote code, safetensors, processor); with --push_to_hub the Trainer
+    #    also uploads it with the generated model card.
+    trainer.card_context = {"base_model": model_args.clip_model, "head_results": summary.get("evaluation")}
+    trainer.save_model(training_args.output_dir)
     if trainer.is_world_process_zero():
         Path(training_args.output_dir, "negation_head_results.json").write_text(json.dumps(summary, indent=2))
     return summary

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 
 import torch
 from datasets import load_from_disk
-from transformers import AutoProcessor, HfArgumentParser, Trainer, TrainingArguments, set_seed
+from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set_seed
 
 from modeling_negclip import NegCLIPModel
 
+from .hub import NegCLIPCardTrainer
 from .world_data import HardNegativeCollator
 
 
@@ -34,7 +35,7 @@ def hard_negative_loss(logits_per_image: torch.Tensor) -> torch.Tensor:
     return (image_to_text + text_to_image) / 2
 
 
-class PolarityTrainer(Trainer):
+class PolarityTrainer(NegCLIPCardTrainer):
     """The stock Trainer with the hard-negative loss (the batch holds 2n captions for n images)."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -92,8 +93,10 @@ def main(argv: list[str] | None = None) -> float:
         model=model, args=training_args, train_dataset=train_set, data_collator=collator, processing_class=processor
     )
     trainer.train()
+    # With --push_to_hub, saving also uploads the checkpoint with the generated model card.
+    trainer.card_context = {"base_model": args.negclip_model}
     trainer.save_model(training_args.output_dir)
-    return float(model.negated_weight.detach())
+    return model.negated_weight.item()
 
 
 if __name__ == "__main__":

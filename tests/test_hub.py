@@ -1,0 +1,110 @@
+"""Hub sharing without a network: the upload is stopped at the HfApi boundary; loading by repo id from a
+local Hub cache laid out as a download leaves it; the generated model card's snippet runs."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from huggingface_hub import HfApi
+
+from training import train_negation_head
+from training.model_card import write_model_card
+
+REPO_ID = "negclip-user/negclip-tiny"
+
+
+@pytest.fixture()
+def hub_calls(monkeypatch):
+    """Record what would be uploaded: the folder's files and the card, at upload time."""
+    calls = {"created": [], "uploaded": []}
+
+    def create_repo(self, repo_id, **kwargs):
+        calls["created"].append(repo_id)
+        return SimpleNamespace(repo_id=repo_id)
+
+    def upload_folder(self, repo_id, folder_path, ignore_patterns=(), **kwargs):
+        files = sorted(
+            os.path.relpath(os.path.join(root, name), folder_path)
+            for root, _, names in os.walk(folder_path)
+            for name in names
+        )
+        calls["uploaded"].append({"repo_id": repo_id, "files": files, "card": open(os.path.join(folder_path, "README.md")).read(),
+                                  "config": json.load(open(os.path.join(folder_path, "config.json")))})
+        return SimpleNamespace(commit_url="offline")
+
+    monkeypatch.setattr(HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(HfApi, "upload_folder", upload_folder)
+    return calls
+
+
+def test_trainer_push_to_hub_uploads_checkpoint_code_processor_and_card(tiny_clip_dir, tmp_path, hub_calls, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    out = tmp_path / "head"
+    train_negation_head.main([
+        "--clip_model", str(tiny_clip_dir), "--output_dir", str(out), "--negation_head_heads", "2",
+        "--num_train", "64", "--num_heldout", "16", "--use_negbench", "false", "--max_steps", "1",
+        "--per_device_train_batch_size", "8", "--save_strategy", "no", "--eval_strategy", "no",
+        "--evaluate_after_training", "false", "--push_to_hub", "--hub_model_id", REPO_ID, "--use_cpu",
+    ])
+    assert hub_calls["created"] == [REPO_ID]
+    (upload,) = hub_calls["uploaded"]
+    assert upload["repo_id"] == REPO_ID
+    for name in ("config.json", "model.safetensors", "configuration_negclip.py", "modeling_negclip.py",
+                 "polarity_split.py", "tokenizer.json", "processor_config.json", "README.md"):
+        assert name in upload["files"], name
+    assert not [f for f in upload["files"] if f.endswith(".bin") and f != "training_args.bin"]
+    assert upload["config"]["auto_map"]["AutoModel"] == "modeling_negclip.NegCLIPModel"
+    card = upload["card"]
+    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: zero-shot-image-classification")
+    assert f'AutoModel.from_pretrained("{REPO_ID}", trust_remote_code=True)' in card
+    assert f"base_model: {tiny_clip_dir}" in card
+
+
+def _lay_out_hub_cache(checkpoint, hf_home, repo_id, commit="0123456789abcdef0123456789abcdef01234567"):
+    repo = hf_home / "hub" / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(checkpoint, repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+
+
+def test_load_by_repo_id_from_local_hub_cache_offline(tiny_clip_dir, tmp_path):
+    from modeling_negclip import NegCLIPModel
+
+    checkpoint = tmp_path / "ckpt"
+    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(checkpoint)
+    for name in os.listdir(tiny_clip_dir):
+        if "token" in name or "processor" in name:
+            shutil.copy(tiny_clip_dir / name, checkpoint / name)
+    _lay_out_hub_cache(checkpoint, tmp_path / "hf", REPO_ID)
+    script = (
+        "import sys; from transformers import AutoModel, AutoProcessor\n"
+        f"m = AutoModel.from_pretrained('{REPO_ID}', trust_remote_code=True)\n"
+        f"p = AutoProcessor.from_pretrained('{REPO_ID}', trust_remote_code=True)\n"
+        "print(type(m).__name__, m.split_prompts(['a dog'], p.tokenizer)[0].positive)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("NegCLIPModel a dog")
+
+
+def test_model_card_snippet_runs(tiny_clip_dir, tmp_path, monkeypatch):
+    from modeling_negclip import NegCLIPModel
+
+    checkpoint = tmp_path / "ckpt"
+    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(checkpoint)
+    for name in os.listdir(tiny_clip_dir):
+        if "token" in name or "processor" in name:
+            shutil.copy(tiny_clip_dir / name, checkpoint / name)
+    results = {"NegCLIP": {"mcq": {"negation": 0.5}, "presence": {"accuracy": 0.25}}}
+    card = write_model_card(str(checkpoint), results, base_model="tiny-clip").read_text()
+    assert "value: 0.5000" in card and "name: presence accuracy" in card
+    snippet = re.search(r"```python\n(.*?)```", card, re.S).group(1)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    exec(compile(snippet, "README.md", "exec"), {})
