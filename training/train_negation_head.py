@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse_args(argv)
     set_seed(training_args.seed)
 
-    # 2. The frozen CLIP wrapped with a fresh head, and its processor.
+    # 2. The frozen CLIP wrapped with a fresh head (the only trainable part here), and its processor.
     processor = AutoProcessor.from_pretrained(model_args.clip_model)
     model = NegCLIPModel.from_clip(
         model_args.clip_model,
@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
         negation_head_heads=model_args.negation_head_heads,
         negation_head_dropout=model_args.negation_head_dropout,
     )
+    model.negated_weight.requires_grad_(False)  # fitted later with images (train_polarity_weight)
 
     # 3. Data: training prompts from every source; held-out synthetic prompts for the eval loss.
     train_set, counts = build_head_training_set(
