@@ -118,11 +118,17 @@ class NegCLIPTokenClassifier(nn.Linear):
 
 
 class NegCLIPNegationHead(nn.Module):
-    """Bidirectional transformer layers over CLIP's (causal) text states, then a 3-way token classifier."""
+    """Bidirectional transformer layers over CLIP's (causal) text states, then a 3-way token classifier.
+
+    The input is each token's final CLIP state joined with its input token embedding: the final state
+    knows the context before the token, the embedding keeps the token's identity sharp (a small or
+    weakly trained text encoder blurs it), and the bidirectional layers add the context after it.
+    """
 
     def __init__(self, config: NegCLIPConfig):
         super().__init__()
         hidden = config.clip_config.text_config.hidden_size
+        self.input_projection = nn.Linear(2 * hidden, hidden)
         layer = nn.TransformerEncoderLayer(
             d_model=hidden,
             nhead=config.negation_head_heads,
@@ -137,8 +143,9 @@ class NegCLIPNegationHead(nn.Module):
         )
         self.classifier = NegCLIPTokenClassifier(hidden, config.num_labels)
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        states = self.encoder(hidden_states, src_key_padding_mask=~attention_mask.bool())  # (B, T, H)
+    def forward(self, hidden_states: torch.Tensor, token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        states = self.input_projection(torch.cat([hidden_states, token_embeddings], dim=-1))  # (B, T, H)
+        states = self.encoder(states, src_key_padding_mask=~attention_mask.bool())  # (B, T, H)
         return self.classifier(states)  # (B, T, 3)
 
 
@@ -268,6 +275,17 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         tags = token_logits.argmax(dim=-1)
         return torch.where(content_mask(input_ids, attention_mask, self._eos_token_id), tags, AFFIRMED_ID)
 
+    def get_token_logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, position_ids: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, BaseModelOutputWithPooling]:
+        """The negation head's scores `(B, T, 3)` and CLIP's text output on the full prompts (one encoder call)."""
+        attention_mask = self._check_text_inputs(input_ids, attention_mask)
+        text_outputs = self.clip.get_text_features(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
+        )
+        token_embeddings = self.clip.text_model.embeddings.token_embedding(input_ids)
+        return self.negation_head(text_outputs.last_hidden_state, token_embeddings, attention_mask), text_outputs
+
     def get_text_polarity_features(
         self,
         input_ids: torch.Tensor,
@@ -276,10 +294,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
     ) -> NegCLIPTextOutput:
         """Tag, split and encode prompts: positive and negated embeddings (projected, not normalised)."""
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
-        text_outputs = self.clip.get_text_features(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
-        )
-        token_logits = self.negation_head(text_outputs.last_hidden_state, attention_mask)
+        token_logits, text_outputs = self.get_token_logits(input_ids, attention_mask, position_ids)
         tags = self.tag_tokens(token_logits, input_ids, attention_mask)
         is_split, split = split_by_tags(input_ids, attention_mask, tags, self._eos_token_id)
 
@@ -336,6 +351,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         token_labels: torch.LongTensor | None = None,
         return_loss: bool | None = None,
         interpolate_pos_encoding: bool = False,
+        encode_split: bool = True,
         return_dict: bool | None = None,
     ) -> NegCLIPOutput:
         r"""
@@ -344,12 +360,23 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         return_loss (`bool`, *optional*):
             Add the contrastive loss on the dual-polarity logits (needs as many images as prompts).
 
+        encode_split (`bool`, *optional*, defaults to `True`):
+            `False` computes only the token logits (and the token loss): what training the head needs, without
+            encoding the positive and negated parts. Images cannot be scored then.
+
         The split always uses the head's own predictions, never `token_labels`, so training sees what
         inference does.
         """
-        text = self.get_text_polarity_features(input_ids, attention_mask, position_ids)
-        text_embeds = _normalise(text.text_embeds)
-        negated_embeds = _normalise(text.negated_text_embeds)
+        if not encode_split:
+            if pixel_values is not None:
+                raise ValueError("encode_split=False gives token logits only; images need the split (encode_split=True)")
+            token_logits, text_outputs = self.get_token_logits(input_ids, attention_mask, position_ids)
+            text = NegCLIPTextOutput(token_logits=token_logits, text_model_output=text_outputs)
+            text_embeds = negated_embeds = None
+        else:
+            text = self.get_text_polarity_features(input_ids, attention_mask, position_ids)
+            text_embeds = _normalise(text.text_embeds)
+            negated_embeds = _normalise(text.negated_text_embeds)
 
         image_embeds = vision_outputs = logits_per_text = None
         if pixel_values is not None:
@@ -403,8 +430,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         device = self.negated_weight.device
         input_ids = encoded["input_ids"].to(device)
         attention_mask = encoded["attention_mask"].to(device)
-        text_outputs = self.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
-        token_logits = self.negation_head(text_outputs.last_hidden_state, attention_mask)
+        token_logits, _ = self.get_token_logits(input_ids, attention_mask)
         tags = self.tag_tokens(token_logits, input_ids, attention_mask).cpu()
         content = content_mask(input_ids, attention_mask, self._eos_token_id).cpu()
         splits = []

@@ -30,8 +30,8 @@ with torch.no_grad():
 def checkpoint(tiny_clip, tokenizer, tmp_path):
     model = NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2).eval()
     with torch.no_grad():  # a head that tags some tokens negated, so the split is exercised
-        model.negation_head.classifier.weight.normal_(generator=torch.Generator().manual_seed(0))
-        model.negation_head.classifier.bias.zero_()
+        model.negation_head.classifier.weight.normal_(std=0.01, generator=torch.Generator().manual_seed(0))
+        model.negation_head.classifier.bias.copy_(torch.tensor([0.0, -20.0, 1.0]))  # every token negated
     processor = CLIPProcessor(
         image_processor=CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
         tokenizer=tokenizer,

@@ -35,8 +35,8 @@ def predict_word_labels(model, tokenizer, words_batch: list[list[str]], batch_si
         encoded = tokenize_and_align(tokenizer, chunk, padding="longest", return_offsets=True)
         input_ids = torch.tensor(encoded["input_ids"], device=device)
         attention_mask = torch.tensor(encoded["attention_mask"], device=device)
-        states = model.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        tags = model.tag_tokens(model.negation_head(states, attention_mask), input_ids, attention_mask).tolist()
+        token_logits, _ = model.get_token_logits(input_ids, attention_mask)
+        tags = model.tag_tokens(token_logits, input_ids, attention_mask).tolist()
         for row, words in enumerate(chunk):
             predictions.append(word_labels_from_tokens(tags[row], encoded["offset_mapping"][row], words))
     return predictions

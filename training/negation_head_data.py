@@ -82,4 +82,5 @@ class NegationHeadCollator:
         encoded = tokenize_and_align(
             self.tokenizer, [r["words"] for r in rows], [r["labels"] for r in rows], self.max_length, padding="longest"
         )
-        return {key: torch.tensor(value) for key, value in encoded.items()}
+        batch = {key: torch.tensor(value) for key, value in encoded.items()}
+        return {**batch, "encode_split": False}  # the token loss needs no positive/negated encoding
