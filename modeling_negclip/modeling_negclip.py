@@ -128,6 +128,7 @@ class NegCLIPNegationHead(nn.Module):
     def __init__(self, config: NegCLIPConfig):
         super().__init__()
         hidden = config.clip_config.text_config.hidden_size
+        self.embedding_norm = nn.LayerNorm(hidden)  # token embeddings are tiny (std ~0.02) next to the states
         self.input_projection = nn.Linear(2 * hidden, hidden)
         layer = nn.TransformerEncoderLayer(
             d_model=hidden,
@@ -144,7 +145,8 @@ class NegCLIPNegationHead(nn.Module):
         self.classifier = NegCLIPTokenClassifier(hidden, config.num_labels)
 
     def forward(self, hidden_states: torch.Tensor, token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        states = self.input_projection(torch.cat([hidden_states, token_embeddings], dim=-1))  # (B, T, H)
+        joined = torch.cat([hidden_states, self.embedding_norm(token_embeddings)], dim=-1)  # (B, T, 2H)
+        states = self.input_projection(joined)  # (B, T, H)
         states = self.encoder(states, src_key_padding_mask=~attention_mask.bool())  # (B, T, H)
         return self.classifier(states)  # (B, T, 3)
 
@@ -338,8 +340,10 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
     ) -> torch.Tensor:
         """Dual-polarity `logits_per_text` (T, I) from NORMALISED embeddings, e.g. cached image embeddings."""
         logits = text_embeds @ image_embeds.t()  # (T, I), the same product CLIPModel computes
-        negated = (negated_text_embeds @ image_embeds.t()) * is_split[:, None]  # exactly 0 for unsplit prompts
-        logits = logits - self.negated_weight.clamp(min=0) * negated
+        rows = is_split.nonzero(as_tuple=True)[0]  # only split prompts pay for the negated product
+        if len(rows):
+            negated = negated_text_embeds[rows] @ image_embeds.t()  # (S, I)
+            logits = logits.index_put((rows,), logits[rows] - self.negated_weight.clamp(min=0) * negated)
         return logits * self.clip.logit_scale.exp()
 
     def forward(

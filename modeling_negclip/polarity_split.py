@@ -77,6 +77,9 @@ def split_by_tags(
     affirmed = content & (tags == AFFIRMED_ID)
     is_split = negated.any(dim=1)
     rows = is_split.nonzero(as_tuple=True)[0]
+    if not len(rows):  # nothing negated: no packing, no second encoder pass
+        empty = input_ids.new_zeros((0, 2))
+        return is_split, PolaritySplit(rows, empty, empty, empty, empty)
     positive_ids, positive_mask = pack_tokens(input_ids[rows], affirmed[rows], eos_token_id)
     negated_ids, negated_mask = pack_tokens(input_ids[rows], negated[rows], eos_token_id)
     return is_split, PolaritySplit(rows, positive_ids, positive_mask, negated_ids, negated_mask)

@@ -1,0 +1,1 @@
+"""Inference benchmarks: NegCLIP against the plain `CLIPModel` it wraps (see each script's docstring)."""

@@ -1,0 +1,75 @@
+"""Smoke tests of `benchmarks/`: each script's `main` runs in-process on the tiny config with one round and
+writes the JSON its docstring promises. No timing assertions: only that the pieces fit together."""
+
+import json
+
+import pytest
+import torch
+
+from benchmarks import bench_head, bench_scoring, bench_text_encoding
+
+# One timed round, no extra rounds, one thread (steadier on a busy machine; restored below).
+TINY = ["--configs", "tiny", "--repeats", "1", "--max-repeats", "1", "--min-time", "0", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def _run(module, tokenizer, tmp_path, *extra: str) -> dict:
+    out = tmp_path / "results.json"
+    payload = module.main([*TINY, *extra, "--out", str(out)], tokenizer=tokenizer)
+    assert json.loads(out.read_text()) == json.loads(json.dumps(payload))
+    assert payload["environment"]["device"] == "cpu"
+    return payload
+
+
+def _check_comparison(row: dict, memory: bool) -> None:
+    for side in ("clip", "negclip"):
+        assert row[side]["median_ms"] > 0 and len(row[side]["times_ms"]) == 1
+        assert (row[side]["peak_mem_mb"] > 0) if memory else row[side]["peak_mem_mb"] is None
+    assert row["ratio"] > 0 and row["ratio_wall"] > 0 and row["ratio_cpu"] > 0
+    assert row["ratio"] == row["ratio_cpu"] and row["ratio_clock"] == "cpu"
+    # The scripted tags split exactly the negated prompts; unsplit prompts keep CLIP's embedding.
+    assert row["split_prompts"] == row["negated_prompts"]
+
+
+def test_scoring(tokenizer, tmp_path, capsys):
+    payload = _run(bench_scoring, tokenizer, tmp_path, "--batch-sizes", "1", "2")  # measures memory
+    rows = payload["results"]
+    assert [(r["batch_size"], r["negated_fraction"]) for r in rows] == [
+        (b, f) for b in (1, 2) for f in (0.0, 0.5, 1.0)
+    ]
+    assert [r["negated_prompts"] for r in rows] == [0, 1, 1, 0, 1, 2]
+    for row in rows:
+        _check_comparison(row, memory=True)
+        assert row["unsplit_max_abs_diff_vs_clip"] == 0.0
+        assert row["goal"] == (1.02 if row["negated_fraction"] == 0.0 else None)
+    assert "| tiny | 2 | 50% (1) |" in capsys.readouterr().out
+
+
+def test_text_encoding_with_breakdown(tokenizer, tmp_path):
+    payload = _run(bench_text_encoding, tokenizer, tmp_path, "--queries", "4", "--gallery", "8", "--breakdown", "--no-memory")
+    rows = payload["results"]
+    assert [r["negated_prompts"] for r in rows] == [0, 2, 4]
+    for row in rows:
+        _check_comparison(row, memory=False)
+    assert [r["goal"] for r in rows] == [None, 1.6, None]
+    (breakdown,) = payload["breakdown"]
+    assert breakdown["split_prompts"] == 2
+    assert all(ms > 0 for ms in breakdown["steps_ms"].values())
+
+
+def test_head(tokenizer, tmp_path):
+    payload = _run(bench_head, tokenizer, tmp_path, "--batch-sizes", "2", "--no-memory")
+    (row,) = payload["results"]
+    assert row["batch_size"] == 2 and row["hidden_size"] == 32
+    assert row["head_tokens_per_s"] > 0 and row["head_over_text_encoder"] > 0
+
+
+def test_bad_settings_are_refused(tokenizer):
+    with pytest.raises(ValueError, match="--repeats"):
+        bench_head.main([*TINY, "--repeats", "0"], tokenizer=tokenizer)
