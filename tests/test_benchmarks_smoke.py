@@ -73,3 +73,14 @@ def test_head(tokenizer, tmp_path):
 def test_bad_settings_are_refused(tokenizer):
     with pytest.raises(ValueError, match="--repeats"):
         bench_head.main([*TINY, "--repeats", "0"], tokenizer=tokenizer)
+
+
+def test_training_cost(tmp_path):
+    from benchmarks import bench_training_cost
+
+    out = tmp_path / "cost.json"
+    payload = bench_training_cost.main([*TINY, "--batch-size", "2", "--no-memory", "--out", str(out)])
+    (row,) = payload["rows"]
+    assert 0 < row["parameter_ratio"] < 0.1  # the head is a small fraction of the text encoder
+    assert row["negclip_s_per_step"] > 0 and row["finetune_s_per_step"] > 0
+    assert json.loads(out.read_text())["rows"][0]["config"] == "tiny"

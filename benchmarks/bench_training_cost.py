@@ -1,0 +1,148 @@
+"""Training-cost benchmark: NegCLIP's head (+ polarity weight) against fine-tuning CLIP's text encoder
+(the CoN-CLIP-style baseline), same CLIP, same batch, same hardware, timed alternately.
+
+    python -m benchmarks.bench_training_cost                                  # small and b32 shapes
+    python -m benchmarks.bench_training_cost --quickstart outputs/quickstart  # + time-to-target from a main-job run
+
+Per step: NegCLIP runs the frozen text encoder and trains the head on word-labelled prompts (what
+`train_negation_head` does); the baseline runs images and twice as many captions (true + hard negative)
+and back-propagates through the whole text encoder (what `train_conclip_baseline` does). With
+`--quickstart`, the main job's recorded stage wall times and the negation accuracy each method reached
+are added: time to target = the training stages' wall time, if the method reached the target at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.common import (
+    CONFIG_BUILDERS,
+    add_common_arguments,
+    environment,
+    make_prompts,
+    markdown_table,
+    settings,
+    setup_run,
+    time_interleaved,
+    tokenize,
+    write_json,
+)
+from modeling_negclip import NegCLIPModel
+from training.clip_tokenizer import load_clip_tokenizer
+
+GOAL_PARAMETERS = 0.1  # NegCLIP trainable parameters <= 1/10 of the fine-tune's
+GOAL_TIME = 0.2  # NegCLIP time to target <= 1/5 of the fine-tune's
+
+
+def trainable(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build_step_functions(config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0):
+    """One optimiser step of each method on the same random CLIP; returns (fns, parameter counts)."""
+    torch.manual_seed(seed)
+    from transformers import CLIPModel
+
+    config = CONFIG_BUILDERS[config_name]()
+    negclip = NegCLIPModel.from_clip(CLIPModel(config)).to(device).train()
+    negclip.negated_weight.requires_grad_(False)  # the head stage trains the head only
+    baseline = CLIPModel(config).to(device).train()
+    baseline.load_state_dict(negclip.clip.state_dict())
+    baseline.vision_model.requires_grad_(False)
+    baseline.visual_projection.requires_grad_(False)
+
+    prompts, _ = make_prompts(batch, 0.5)
+    ids, mask = tokenize(tokenizer, prompts, 16, device)
+    labels = torch.randint(0, 3, ids.shape, device=device, generator=torch.Generator().manual_seed(seed))
+    captions, _ = make_prompts(2 * batch, 0.5)
+    cap_ids, cap_mask = tokenize(tokenizer, captions, 16, device)
+    size = config.vision_config.image_size
+    pixels = torch.randn(batch, 3, size, size, device=device)
+    head_optimizer = torch.optim.AdamW([p for p in negclip.parameters() if p.requires_grad], lr=1e-4)
+    text_optimizer = torch.optim.AdamW([p for p in baseline.parameters() if p.requires_grad], lr=1e-6)
+    targets = torch.arange(batch, device=device)
+
+    def negclip_step():
+        loss = negclip(input_ids=ids, attention_mask=mask, token_labels=labels, encode_split=False).loss
+        head_optimizer.zero_grad()
+        loss.backward()
+        head_optimizer.step()
+
+    def baseline_step():
+        out = baseline(input_ids=cap_ids, attention_mask=cap_mask, pixel_values=pixels)
+        loss = torch.nn.functional.cross_entropy(out.logits_per_image, targets)  # (B, 2B): hard negatives too
+        text_optimizer.zero_grad()
+        loss.backward()
+        text_optimizer.step()
+
+    return {"CoN-CLIP-style": baseline_step, "NegCLIP head": negclip_step}, {
+        "CoN-CLIP-style": trainable(baseline),
+        "NegCLIP head": trainable(negclip) + 1,  # + the polarity weight, fitted in its own stage
+    }
+
+
+def time_to_target(quickstart_dir: Path, target: float) -> dict[str, Any]:
+    """From a main-job run: training wall time and negation MCQ accuracy of each method."""
+    payload = json.loads((quickstart_dir / "results.json").read_text())
+    stages, results = payload["extra"]["stages"], payload["results"]
+    negclip_seconds = stages["negation_head"]["seconds"] + stages["negclip"]["seconds"]
+    rows = {}
+    for name, seconds in (("NegCLIP", negclip_seconds), ("CoN-CLIP-style", stages["conclip"]["seconds"])):
+        accuracy = results[name]["mcq"]["negation"]
+        rows[name] = {"seconds": seconds, "mcq_negation": accuracy, "reached_target": accuracy >= target}
+    both = all(r["reached_target"] for r in rows.values())
+    rows["ratio"] = negclip_seconds / stages["conclip"]["seconds"] if both else None
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_arguments(parser)
+    parser.add_argument("--batch-size", type=int, default=64, help="prompts (head) / images (fine-tune) per step")
+    parser.add_argument("--quickstart", type=Path, default=None, help="a main-job output dir with results.json")
+    parser.add_argument("--target", type=float, default=0.95, help="negation MCQ accuracy that counts as reached")
+    args = parser.parse_args(argv)
+    device = setup_run(args)
+    tokenizer = load_clip_tokenizer()
+
+    rows = []
+    for config_name in args.configs:
+        fns, parameters = build_step_functions(config_name, args.batch_size, device, tokenizer, args.seed)
+        timings = time_interleaved(fns, device, args.repeats, args.warmup, args.min_time, args.max_repeats,
+                                   measure_memory=not args.no_memory)
+        negclip, baseline = timings["NegCLIP head"], timings["CoN-CLIP-style"]
+        rows.append({
+            "config": config_name,
+            "batch": args.batch_size,
+            "negclip_parameters": parameters["NegCLIP head"],
+            "finetune_parameters": parameters["CoN-CLIP-style"],
+            "parameter_ratio": parameters["NegCLIP head"] / parameters["CoN-CLIP-style"],
+            "negclip_s_per_step": negclip.median_ms / 1000,
+            "finetune_s_per_step": baseline.median_ms / 1000,
+            "step_time_ratio": negclip.median_ms / baseline.median_ms,
+        })
+    print(markdown_table(rows, [
+        ("config", lambda r: r["config"]),
+        ("batch", lambda r: r["batch"]),
+        ("NegCLIP trainable", lambda r: f"{r['negclip_parameters']:,}"),
+        ("fine-tune trainable", lambda r: f"{r['finetune_parameters']:,}"),
+        (f"ratio (goal <= {GOAL_PARAMETERS})", lambda r: f"{r['parameter_ratio']:.3f}"),
+        ("NegCLIP s/step", lambda r: f"{r['negclip_s_per_step']:.4f}"),
+        ("fine-tune s/step", lambda r: f"{r['finetune_s_per_step']:.4f}"),
+        ("step ratio", lambda r: f"{r['step_time_ratio']:.3f}"),
+    ]))
+    payload: dict[str, Any] = {"environment": environment(device), "settings": settings(args), "rows": rows}
+    if args.quickstart is not None:
+        payload["time_to_target"] = time_to_target(args.quickstart, args.target)
+        print(json.dumps(payload["time_to_target"], indent=2))
+    write_json(args.out, payload)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
