@@ -56,9 +56,9 @@ class HeadDataArguments:
 class HeadTrainingArguments(TrainingArguments):
     """TrainingArguments with defaults that train the head in minutes on a CPU."""
 
-    learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate."})
-    num_train_epochs: float = field(default=2.0, metadata={"help": "Epochs over the training prompts."})
-    per_device_train_batch_size: int = field(default=64, metadata={"help": "Prompts per device per step."})
+    learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate."})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs over the training prompts."})
+    per_device_train_batch_size: int = field(default=128, metadata={"help": "Prompts per device per step."})
     per_device_eval_batch_size: int = field(default=256, metadata={"help": "Prompts per device per eval step."})
     warmup_steps: float = field(default=0.05, metadata={"help": "Warmup (a fraction of the steps if < 1)."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
