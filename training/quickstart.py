@@ -49,7 +49,7 @@ class QuickstartArguments:
     head_num_train: int = field(default=12000, metadata={"help": "Synthetic prompts for the negation head."})
     head_world_captions: int = field(default=4000, metadata={"help": "Shapes-world captions for the head."})
     head_epochs: float = field(default=1.0, metadata={"help": "Epochs of negation head training."})
-    conclip_steps: int = field(default=300, metadata={"help": "Steps of the CoN-CLIP-style fine-tune."})
+    conclip_steps: int = field(default=150, metadata={"help": "Steps (64 images each) of the CoN-CLIP-style fine-tune."})
     seed: int = field(default=0, metadata={"help": "Seed of every stage."})
     force: bool = field(default=False, metadata={"help": "Rerun stages that already finished."})
 
@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
     conclip_dir = str(out / "conclip")
     stages["conclip"] = run_stage("CoN-CLIP baseline", out / "conclip", args.force, lambda: train_conclip_baseline.main([
         "--base_model_dir", base, "--output_dir", conclip_dir, "--max_steps", str(args.conclip_steps),
-        "--save_strategy", "no", *common,
+        "--per_device_train_batch_size", "64", "--num_train_scenes", str(64 * args.conclip_steps),
+        "--num_eval_scenes", "0", "--num_zero_shot_images", "0", "--save_strategy", "no", *common,
     ]))
 
     # 7. One evaluation of all three on the same held-out images; the report and the model card.
