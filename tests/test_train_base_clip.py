@@ -1,0 +1,100 @@
+"""Two-step smoke run of `training.train_base_clip` on a tiny CLIP, its argument checks and its collator."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
+
+from training.clip_tokenizer import load_clip_tokenizer
+from training.shapes_world import build_world_dataset
+from training.train_base_clip import (
+    ClipTrainingArguments,
+    DataArguments,
+    ModelArguments,
+    build_clip_config,
+    main,
+    parse_args,
+)
+from training.world_data import WorldCaptionCollator, build_clip_processor
+
+TINY_ARGS = [
+    "--num_train_scenes", "32", "--image_size", "32", "--patch_size", "8", "--projection_dim", "16",
+    "--text_hidden_size", "32", "--text_num_layers", "2", "--text_num_heads", "2",
+    "--vision_hidden_size", "32", "--vision_num_layers", "2", "--vision_num_heads", "2",
+    "--per_device_train_batch_size", "8", "--max_steps", "2", "--learning_rate", "1e-3", "--warmup_steps", "0",
+    "--num_eval_scenes", "8", "--num_zero_shot_images", "8", "--seed", "0", "--disable_tqdm", "true",
+]  # fmt: skip
+
+
+def test_two_step_run_saves_a_standard_clip(tmp_path):
+    output_dir = tmp_path / "base_clip"
+    metrics = main([*TINY_ARGS, "--output_dir", str(output_dir)])
+
+    assert (output_dir / "model.safetensors").is_file()
+    model = CLIPModel.from_pretrained(output_dir)
+    processor = AutoProcessor.from_pretrained(output_dir)
+    assert model.config.text_config.vocab_size == 49408
+    assert (model.config.text_config.bos_token_id, model.config.text_config.eos_token_id) == (49406, 49407)
+    assert processor.tokenizer("a red circle").input_ids == [49406, 320, 736, 7117, 49407]
+    assert processor.image_processor.crop_size["height"] == 32
+
+    # Same seed, same config: the initial weights; two optimiser steps must have moved them.
+    model_args, _, _ = parse_args([*TINY_ARGS, "--output_dir", str(tmp_path / "unused")])
+    set_seed(0)
+    initial = CLIPModel(build_clip_config(model_args, processor.tokenizer)).state_dict()
+    trained = model.state_dict()
+    assert trained.keys() == initial.keys()
+    assert not torch.equal(trained["text_model.embeddings.token_embedding.weight"], initial["text_model.embeddings.token_embedding.weight"])
+    assert not torch.equal(trained["vision_model.embeddings.patch_embedding.weight"], initial["vision_model.embeddings.patch_embedding.weight"])
+
+    assert metrics["epoch"] > 0 and 0 <= metrics["zero_shot_accuracy"] <= 1
+    assert set(json.loads((output_dir / "eval_results.json").read_text())) >= {"text_to_image_r1", "zero_shot_accuracy"}
+
+
+def test_arguments_load_from_json(tmp_path):
+    path = tmp_path / "args.json"
+    path.write_text(json.dumps({"output_dir": str(tmp_path / "out"), "text_num_layers": 3, "learning_rate": 5e-4}))
+    model_args, data_args, training_args = parse_args([str(path)])
+    assert model_args.text_num_layers == 3 and model_args.text_intermediate_size == 4 * model_args.text_hidden_size
+    assert training_args.learning_rate == 5e-4 and not training_args.remove_unused_columns
+    assert training_args.use_cpu or torch.cuda.is_available()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--patch_size", "7"],  # does not divide 48
+        ["--image_size", "16"],
+        ["--text_hidden_size", "30", "--text_num_heads", "4"],
+        ["--caption_mode", "sometimes"],
+        ["--num_train_scenes", "0"],
+        ["--remove_unused_columns", "true"],
+    ],
+)
+def test_parser_rejects_bad_values(tmp_path, bad):
+    parser = HfArgumentParser((ModelArguments, DataArguments, ClipTrainingArguments))
+    with pytest.raises(ValueError):
+        parser.parse_args_into_dataclasses(args=[*bad, "--output_dir", str(tmp_path)])
+
+
+def test_collator_batches_are_forward_arguments():
+    processor = build_clip_processor(load_clip_tokenizer(), 32)
+    rows = build_world_dataset(4, seed=5, image_size=32).to_list()
+    rows = [{**row, "image": image} for row, image in zip(rows, build_world_dataset(4, seed=5, image_size=32)["image"])]
+    fresh = WorldCaptionCollator(processor, caption_mode="fresh", seed=0)
+    batch = fresh(rows)
+    assert set(batch) == {"pixel_values", "input_ids", "attention_mask", "return_loss"}
+    assert batch["pixel_values"].shape == (4, 3, 32, 32) and batch["input_ids"].shape[0] == 4
+    # Every caption ends with exactly one EOS before padding (CLIP pools the first EOS).
+    eos = processor.tokenizer.eos_token_id
+    lengths = batch["attention_mask"].sum(1)
+    assert all(batch["input_ids"][i, lengths[i] - 1] == eos for i in range(4))
+    assert all((batch["input_ids"][i, : lengths[i] - 1] != eos).all() for i in range(4))
+    # Fresh captions are seeded and change from one batch to the next; fixed ones are the dataset's.
+    assert WorldCaptionCollator(processor, seed=0).captions(rows) == WorldCaptionCollator(processor, seed=0).captions(rows)
+    assert any(fresh.captions(rows) != fresh.captions(rows) for _ in range(3))
+    assert WorldCaptionCollator(processor, caption_mode="fixed").captions(rows) == [row["caption"] for row in rows]
+    # Images rendered at the crop size skip the resize: same pixels as the full processor.
+    full = processor(images=[row["image"] for row in rows], return_tensors="pt")["pixel_values"]
+    assert torch.equal(batch["pixel_values"], full)
