@@ -344,6 +344,8 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         if len(rows):
             negated = negated_text_embeds[rows] @ image_embeds.t()  # (S, I)
             logits = logits.index_put((rows,), logits[rows] - self.negated_weight.clamp(min=0) * negated)
+        elif self.negated_weight.requires_grad:  # keep w in the graph (zero gradient), as DDP and backward expect
+            logits = logits + 0.0 * self.negated_weight
         return logits * self.clip.logit_scale.exp()
 
     def forward(
