@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
     results = evaluate_head_and_regex(model, tokenizer, args.num_heldout, args.seed, args.data_dir)
     print(format_head_table(results))
     if args.out:

@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> list:
     parser.add_argument("prompts", nargs="+", help="prompts to split")
     args = parser.parse_args(argv)
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True)
-    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
     splits = model.split_prompts(args.prompts, tokenizer)
     for split in splits:
         print(f"{split.prompt}\n  positive: {split.positive!r}\n  negated:  {split.negated!r}\n  cues:     {split.cues!r}")
