@@ -108,3 +108,26 @@ def test_model_card_snippet_runs(tiny_clip_dir, tmp_path, monkeypatch):
     snippet = re.search(r"```python\n(.*?)```", card, re.S).group(1)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     exec(compile(snippet, "README.md", "exec"), {})
+
+
+def test_polarity_script_push_uploads_negclip_checkpoint_and_card(tiny_clip_dir, tmp_path, hub_calls, monkeypatch):
+    from modeling_negclip import NegCLIPModel
+    from training import train_polarity_weight
+    from training.shapes_world import build_world_dataset
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    head = tmp_path / "head"
+    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(head)
+    for name in os.listdir(tiny_clip_dir):
+        if "token" in name or "processor" in name:
+            shutil.copy(tiny_clip_dir / name, head / name)
+    build_world_dataset(8, 100, 32).save_to_disk(str(tmp_path / "world" / "train"))
+    train_polarity_weight.main([
+        "--negclip_model", str(head), "--world_dir", str(tmp_path / "world"), "--output_dir", str(tmp_path / "negclip"),
+        "--num_images", "8", "--per_device_train_batch_size", "4", "--max_steps", "1", "--use_cpu",
+        "--report_to", "none", "--push_to_hub", "--hub_model_id", REPO_ID,
+    ])
+    (upload,) = hub_calls["uploaded"]
+    assert {"config.json", "model.safetensors", "modeling_negclip.py", "tokenizer.json", "README.md"} <= set(upload["files"])
+    assert upload["config"]["model_type"] == "negclip"
+    assert "pipeline_tag: zero-shot-image-classification" in upload["card"]
