@@ -6,6 +6,7 @@ import pytest
 
 from training.shapes_world import (
     COLOURS,
+    GRID_CELLS,
     SHAPES,
     Mention,
     Scene,
@@ -43,8 +44,11 @@ def test_scenes_have_distinct_visible_objects():
         for i, a in enumerate(scene.objects):
             h = a.half_extent
             assert h <= a.x <= 1 - h and h <= a.y <= 1 - h
-            for b in scene.objects[i + 1 :]:  # bounding boxes do not overlap
-                gap = a.half_extent + b.half_extent
+            # Bounding boxes lie on the grid of cells: their edges are cell boundaries.
+            for edge in (a.x - h, a.x + h, a.y - h, a.y + h):
+                assert abs(edge * GRID_CELLS - round(edge * GRID_CELLS)) < 1e-9, (a, edge)
+            for b in scene.objects[i + 1 :]:  # at least one free cell between two bounding boxes
+                gap = a.half_extent + b.half_extent + 1 / GRID_CELLS - 1e-9
                 assert abs(a.x - b.x) >= gap or abs(a.y - b.y) >= gap
 
 

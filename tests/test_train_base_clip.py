@@ -1,13 +1,14 @@
 """Two-step smoke run of `training.train_base_clip` on a tiny CLIP, its argument checks and its collator."""
 
 import json
+import random
 
 import pytest
 import torch
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
 
 from training.clip_tokenizer import load_clip_tokenizer
-from training.shapes_world import build_world_dataset
+from training.shapes_world import build_world_dataset, sample_scenes
 from training.train_base_clip import (
     ClipTrainingArguments,
     DataArguments,
@@ -16,7 +17,7 @@ from training.train_base_clip import (
     main,
     parse_args,
 )
-from training.world_data import WorldCaptionCollator, build_clip_processor
+from training.world_data import WorldCaptionCollator, build_clip_processor, shape_twin
 
 TINY_ARGS = [
     "--num_train_scenes", "32", "--image_size", "32", "--patch_size", "8", "--projection_dim", "16",
@@ -45,8 +46,8 @@ def test_two_step_run_saves_a_standard_clip(tmp_path):
     initial = CLIPModel(build_clip_config(model_args, processor.tokenizer)).state_dict()
     trained = model.state_dict()
     assert trained.keys() == initial.keys()
-    assert not torch.equal(trained["text_model.embeddings.token_embedding.weight"], initial["text_model.embeddings.token_embedding.weight"])
-    assert not torch.equal(trained["vision_model.embeddings.patch_embedding.weight"], initial["vision_model.embeddings.patch_embedding.weight"])
+    for key in ("text_model.embeddings.token_embedding.weight", "vision_model.embeddings.patch_embedding.weight"):
+        assert not torch.equal(trained[key], initial[key]), key
 
     assert metrics["epoch"] > 0 and 0 <= metrics["zero_shot_accuracy"] <= 1
     assert set(json.loads((output_dir / "eval_results.json").read_text())) >= {"text_to_image_r1", "zero_shot_accuracy"}
@@ -70,6 +71,7 @@ def test_arguments_load_from_json(tmp_path):
         ["--caption_mode", "sometimes"],
         ["--num_train_scenes", "0"],
         ["--remove_unused_columns", "true"],
+        ["--shape_twins", "1.5"],
     ],
 )
 def test_parser_rejects_bad_values(tmp_path, bad):
@@ -80,8 +82,8 @@ def test_parser_rejects_bad_values(tmp_path, bad):
 
 def test_collator_batches_are_forward_arguments():
     processor = build_clip_processor(load_clip_tokenizer(), 32)
-    rows = build_world_dataset(4, seed=5, image_size=32).to_list()
-    rows = [{**row, "image": image} for row, image in zip(rows, build_world_dataset(4, seed=5, image_size=32)["image"])]
+    dataset = build_world_dataset(4, seed=5, image_size=32)
+    rows = [{**row, "image": image} for row, image in zip(dataset.to_list(), dataset["image"])]  # decoded images
     fresh = WorldCaptionCollator(processor, caption_mode="fresh", seed=0)
     batch = fresh(rows)
     assert set(batch) == {"pixel_values", "input_ids", "attention_mask", "return_loss"}
@@ -92,9 +94,30 @@ def test_collator_batches_are_forward_arguments():
     assert all(batch["input_ids"][i, lengths[i] - 1] == eos for i in range(4))
     assert all((batch["input_ids"][i, : lengths[i] - 1] != eos).all() for i in range(4))
     # Fresh captions are seeded and change from one batch to the next; fixed ones are the dataset's.
-    assert WorldCaptionCollator(processor, seed=0).captions(rows) == WorldCaptionCollator(processor, seed=0).captions(rows)
+    same_seed = WorldCaptionCollator(processor, seed=0), WorldCaptionCollator(processor, seed=0)
+    assert same_seed[0].captions(rows) == same_seed[1].captions(rows)
     assert any(fresh.captions(rows) != fresh.captions(rows) for _ in range(3))
     assert WorldCaptionCollator(processor, caption_mode="fixed").captions(rows) == [row["caption"] for row in rows]
     # Images rendered at the crop size skip the resize: same pixels as the full processor.
     full = processor(images=[row["image"] for row in rows], return_tensors="pt")["pixel_values"]
     assert torch.equal(batch["pixel_values"], full)
+
+
+def test_shape_twins_change_only_shapes():
+    rng = random.Random(0)
+    for scene in sample_scenes(50, seed=3):
+        twin = shape_twin(scene, rng)
+        assert len(twin.objects) == len(scene.objects)
+        for a, b in zip(scene.objects, twin.objects):
+            assert a.shape != b.shape and (a.colour, a.size, a.x, a.y) == (b.colour, b.size, b.x, b.y)
+        assert len({(o.shape, o.colour) for o in twin.objects}) == len(twin.objects)
+
+    processor = build_clip_processor(load_clip_tokenizer(), 32)
+    dataset = build_world_dataset(6, seed=5, image_size=32)
+    rows = [{**row, "image": image} for row, image in zip(dataset.to_list(), dataset["image"])]
+    batch = WorldCaptionCollator(processor, shape_twins=0.5, seed=0)(rows)
+    assert batch["pixel_values"].shape == (9, 3, 32, 32) and batch["input_ids"].shape[0] == 9
+    images, captions = WorldCaptionCollator(processor, shape_twins=1.0, seed=0).twins(rows)
+    assert len(images) == len(captions) == 6 and images[0].size == (32, 32)
+    with pytest.raises(ValueError):
+        WorldCaptionCollator(processor, shape_twins=2.0)

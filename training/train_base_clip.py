@@ -87,10 +87,13 @@ class ModelArguments:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.text_hidden_size % self.text_num_heads:
-            raise ValueError(f"text_hidden_size {self.text_hidden_size} is not divisible by text_num_heads {self.text_num_heads}")
+            raise ValueError(
+                f"text_hidden_size {self.text_hidden_size} is not divisible by text_num_heads {self.text_num_heads}"
+            )
         if self.vision_hidden_size % self.vision_num_heads:
             raise ValueError(
-                f"vision_hidden_size {self.vision_hidden_size} is not divisible by vision_num_heads {self.vision_num_heads}"
+                f"vision_hidden_size {self.vision_hidden_size} "
+                f"is not divisible by vision_num_heads {self.vision_num_heads}"
             )
         if not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
             raise ValueError(f"image_size must be in {MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE}, got {self.image_size}")
@@ -112,7 +115,7 @@ class DataArguments:
         metadata={"help": "'fresh': a new affirmative caption per scene at every batch; 'fixed': the dataset's one."},
     )
     shape_twins: float = field(
-        default=1.0,
+        default=0.0,
         metadata={
             "help": "Share of a batch's scenes that also bring a shape twin (same colours and places, other shapes), "
             "so that shape, not just colour, tells captions apart. A step sees batch size x (1 + shape_twins) images."
@@ -125,7 +128,8 @@ class DataArguments:
         default=360, metadata={"help": "Held-out one-object images for 36-class zero-shot accuracy (0 skips it)."}
     )
     tokenizer_cache_dir: str | None = field(
-        default=None, metadata={"help": "Where the offline CLIP tokenizer is built and cached (default ~/.cache/negclip)."}
+        default=None,
+        metadata={"help": "Where the offline CLIP tokenizer is built and cached (default ~/.cache/negclip)."},
     )
 
     def __post_init__(self):
@@ -144,9 +148,9 @@ class ClipTrainingArguments(TrainingArguments):
     """`TrainingArguments` with defaults for contrastive training on a CPU, checked for this script."""
 
     output_dir: str | None = field(default="outputs/base_clip", metadata={"help": "Where the checkpoint goes."})
-    per_device_train_batch_size: int = field(default=256, metadata={"help": "Images per process and step."})
+    per_device_train_batch_size: int = field(default=128, metadata={"help": "Scenes per process and step."})
     learning_rate: float = field(default=1e-3, metadata={"help": "Peak AdamW learning rate."})
-    num_train_epochs: float = field(default=4.0, metadata={"help": "Passes over the training scenes."})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "Passes over the training scenes."})
     warmup_steps: float = field(default=0.1, metadata={"help": "Warmup steps (int) or share of all steps (< 1)."})
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule after warmup."})
     weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay (not on biases and norms)."})
@@ -177,7 +181,8 @@ class ClipTrainingArguments(TrainingArguments):
 
 
 def parse_args(
-    argv: Sequence[str] | None, argument_classes: tuple[type, ...] = (ModelArguments, DataArguments, ClipTrainingArguments)
+    argv: Sequence[str] | None,
+    argument_classes: tuple[type, ...] = (ModelArguments, DataArguments, ClipTrainingArguments),
 ) -> tuple:
     """Parse command-line flags, or a single `.json` file holding the same names, into the dataclasses."""
     parser = HfArgumentParser(argument_classes)
@@ -309,8 +314,10 @@ def evaluate_world(
         metrics["image_to_text_r1"] = (similarity.argmax(dim=0) == target).float().mean().item()
         rng = random.Random(f"negation-pairs:{seed}")
         scenes = scenes_from_dataset(scenes_data)
-        true_embeds = _embed(model, processor, texts=[sample_negated_caption(s, rng, truth=True)["prompt"] for s in scenes])
-        false_embeds = _embed(model, processor, texts=[sample_negated_caption(s, rng, truth=False)["prompt"] for s in scenes])
+        true_texts = [sample_negated_caption(scene, rng, truth=True)["prompt"] for scene in scenes]
+        false_texts = [sample_negated_caption(scene, rng, truth=False)["prompt"] for scene in scenes]
+        true_embeds = _embed(model, processor, texts=true_texts)
+        false_embeds = _embed(model, processor, texts=false_texts)
         margin = (image_embeds * true_embeds).sum(-1) - (image_embeds * false_embeds).sum(-1)
         metrics["negation_pair_accuracy"] = (margin > 0).float().mean().item()
     model.train(was_training)

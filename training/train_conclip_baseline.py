@@ -45,7 +45,8 @@ class ConclipModelArguments:
     """The base CLIP to fine-tune and what of it is trained."""
 
     base_model_dir: str = field(
-        default="outputs/base_clip", metadata={"help": "A CLIPModel checkpoint with its processor (train_base_clip's output)."}
+        default="outputs/base_clip",
+        metadata={"help": "A CLIPModel checkpoint with its processor (train_base_clip's output)."},
     )
     train_logit_scale: bool = field(
         default=False, metadata={"help": "Also train the temperature (CoN-CLIP trains the text encoder only)."}
