@@ -2,6 +2,7 @@
 
 import json
 import math
+import random
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
 
 from training.clip_tokenizer import load_clip_tokenizer
 from training.contrastive import clip_contrastive_loss
-from training.shapes_world import Scene, ShapeObject, build_world_dataset, render_scene
+from training.negation_captions import caption_is_true
+from training.shapes_world import Mention, Scene, ShapeObject, build_world_dataset, render_scene, sample_scenes
 from training.train_base_clip import ModelArguments, build_clip_config
 from training.train_conclip_baseline import (
     COST_FILE_NAME,
@@ -20,7 +22,7 @@ from training.train_conclip_baseline import (
     conclip_loss,
     main,
 )
-from training.world_data import HardNegativeCollator, build_clip_processor
+from training.world_data import HardNegativeCollator, build_clip_processor, false_affirmative_caption
 
 NEGATION_WORDS = {"no", "not", "without", "neither", "nor", "isn't"}
 
@@ -108,3 +110,19 @@ def test_hard_negative_batches_pair_positives_and_false_captions():
     assert any(set(positive.split()) & NEGATION_WORDS for positive in positives)  # the mix has true negations
     affirmative_only, _ = HardNegativeCollator(processor, affirmative_prob=1.0).captions([row] * 10)
     assert not any(set(positive.split()) & NEGATION_WORDS for positive in affirmative_only)
+
+
+def test_false_affirmative_hard_negatives_name_an_absent_look_alike():
+    rng = random.Random(0)
+    for scene in sample_scenes(100, seed=4):
+        record = false_affirmative_caption(scene, rng)
+        assert not caption_is_true(record, scene) and not record["negated"]
+        absent = [m for m in map(Mention.from_dict, record["affirmed"]) if not any(m.matches(o) for o in scene.objects)]
+        assert len(absent) == 1  # false only because of the look-alike
+        assert any(absent[0].shape == o.shape or absent[0].colour == o.colour for o in scene.objects)
+    processor = build_clip_processor(load_clip_tokenizer(), 32)
+    rows = build_world_dataset(8, seed=5, image_size=32).to_list()
+    _, negatives = HardNegativeCollator(processor, false_affirmative_prob=1.0).captions(rows)
+    assert not any(set(negative.split()) & NEGATION_WORDS for negative in negatives)
+    with pytest.raises(ValueError, match="false_affirmative_prob"):
+        HardNegativeCollator(processor, false_affirmative_prob=-0.1)

@@ -13,9 +13,11 @@ and from `seed` and the DataLoader worker's own seed (new every epoch) in a work
 - `WorldCaptionCollator`: one affirmative caption per image (base CLIP pretraining; like real CLIP
   it never sees negation).
 - `HardNegativeCollator`: per image one positive caption (affirmative or a true negated caption)
-  and one hard negative (a false negated caption that negates an object of the image), CoN-CLIP
-  style (Singh et al. 2024, "Learn "No" to Say "Yes" Better"). `input_ids` holds the `n` positives
-  first, then the `n` hard negatives, row `i` and row `n + i` belonging to image `i`.
+  and one hard negative: a false negated caption that negates an object of the image, CoN-CLIP
+  style (Singh et al. 2024, "Learn "No" to Say "Yes" Better"), or a false affirmative caption that
+  names an absent look-alike ("a blue square" under a blue circle), the distractor NegBench pairs
+  with "no blue square". `input_ids` holds the `n` positives first, then the `n` hard negatives,
+  row `i` and row `n + i` belonging to image `i`.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from PIL import Image
 from transformers import BatchFeature, CLIPProcessor, PreTrainedTokenizerBase
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from .negation_captions import sample_negated_caption
-from .shapes_world import SHAPES, Scene, affirmative_caption, render_scene
+from .negation_captions import AFFIRMATION, absent_mentions, make_caption, sample_negated_caption, templates_of
+from .shapes_world import SHAPES, Mention, Scene, affirmative_caption, render_scene
 
 CAPTION_MODES = ("fresh", "fixed")
 
@@ -150,25 +152,41 @@ class WorldCaptionCollator(_SeededCollator):
         }
 
 
+def false_affirmative_caption(scene: Scene, rng: random.Random) -> dict:
+    """An affirmative caption that is false only because it names an absent look-alike: an object
+    sharing the colour, the shape or both (crosswise) with present ones, alone or after a present one."""
+    hardness = rng.choice(["binding", "shape", "colour"])
+    absent = rng.choice(absent_mentions(scene, hardness) or absent_mentions(scene, "hard") or absent_mentions(scene))
+    present = [Mention.of(obj) for obj in rng.sample(scene.objects, rng.randint(0, min(1, len(scene.objects))))]
+    return make_caption(rng.choice(templates_of(AFFIRMATION)), [*present, absent])
+
+
 class HardNegativeCollator(_SeededCollator):
     """Rows -> `pixel_values` `(n, 3, S, S)`, `input_ids` / `attention_mask` `(2n, T)`, `return_loss`.
 
     Rows `0..n-1` of `input_ids` are positives (true for their image): an affirmative caption with
     probability `affirmative_prob`, else a true negated caption ("a red circle but no square").
-    Rows `n..2n-1` are hard negatives: a false negated caption of the same image, negating one of
-    its objects ("no red circle" under a red circle).
+    Rows `n..2n-1` are hard negatives of the same image: a false negated caption negating one of
+    its objects ("no red circle" under a red circle), or, with probability `false_affirmative_prob`,
+    a false affirmative naming an absent look-alike (`false_affirmative_caption`).
 
     Args:
         processor (`CLIPProcessor`): tokenizer + image processor.
         affirmative_prob (`float`, *optional*, defaults to 0.5): share of affirmative positives.
         seed (`int`, *optional*, defaults to 0): seed of the captions.
+        false_affirmative_prob (`float`, *optional*, defaults to 0.0): share of false affirmative
+            hard negatives.
     """
 
-    def __init__(self, processor: CLIPProcessor, affirmative_prob: float = 0.5, seed: int = 0):
-        if not 0.0 <= affirmative_prob <= 1.0:
-            raise ValueError(f"affirmative_prob must be in [0, 1], got {affirmative_prob}")
+    def __init__(
+        self, processor: CLIPProcessor, affirmative_prob: float = 0.5, seed: int = 0, false_affirmative_prob: float = 0.0
+    ):
+        for name, value in (("affirmative_prob", affirmative_prob), ("false_affirmative_prob", false_affirmative_prob)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
         super().__init__(processor, seed)
         self.affirmative_prob = affirmative_prob
+        self.false_affirmative_prob = false_affirmative_prob
 
     def captions(self, rows: Sequence[dict]) -> tuple[list[str], list[str]]:
         rng = self.rng
@@ -179,7 +197,10 @@ class HardNegativeCollator(_SeededCollator):
                 positives.append(affirmative_caption(scene, rng))
             else:
                 positives.append(sample_negated_caption(scene, rng, truth=True)["prompt"])
-            negatives.append(sample_negated_caption(scene, rng, truth=False)["prompt"])
+            if rng.random() < self.false_affirmative_prob:
+                negatives.append(false_affirmative_caption(scene, rng)["prompt"])
+            else:
+                negatives.append(sample_negated_caption(scene, rng, truth=False)["prompt"])
         return positives, negatives
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor | bool]:
@@ -199,5 +220,6 @@ __all__ = [
     "WorldCaptionCollator",
     "build_clip_processor",
     "encode_images_and_texts",
+    "false_affirmative_caption",
     "shape_twin",
 ]
