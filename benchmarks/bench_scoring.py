@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> list[dict[str, Any]]:
-    clip, model = build_models(config_name, device, args.seed)
+    clip, model = build_models(config_name, device, args.seed, args.head_source_layer)
     tagger = ScriptedNegationTags(model)
     image_size = clip.config.vision_config.image_size
     width = prompt_width(tokenizer)
@@ -106,7 +106,8 @@ def negclip_call(model, tagger, logits, input_ids, attention_mask, pixels):
 
 def check_text(clip, model, tagger, input_ids, attention_mask, logits) -> dict[str, Any]:
     """Validity of a case: how many prompts the model split, and, for the unsplit ones, the largest
-    difference from CLIP's own text embedding (0 by NegCLIP's design). Text only, so cheap."""
+    difference from CLIP's own text embedding: 0 when nothing is split, else float rounding (the unsplit prompts
+    finish CLIP's later layers in a smaller batch). Text only, so cheap."""
     tagger.logits = logits
     polarity = model.get_text_polarity_features(input_ids, attention_mask)
     plain = clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output

@@ -6,9 +6,10 @@
     python -m benchmarks.bench_text_encoding --configs b32 --queries 64 256 --gallery 100000 --out text.json
     python -m benchmarks.bench_text_encoding --breakdown           # where NegCLIP's time goes, at 50 %
 
-`--breakdown` times NegCLIP's steps one by one (rebuilt from the model's public pieces, as
-`get_text_polarity_features` runs them), plus one alternative: the split parts encoded in two calls, each
-padded only to its own longest row, instead of one call padded to the longer of the two.
+`--breakdown` times NegCLIP's steps one by one (rebuilt from the model's pieces, as
+`get_text_polarity_features` runs them: CLIP's first `negation_head_source_layer` layers and the head on
+every query, the remaining layers on the unsplit queries only, each split part encoded at its own width),
+plus one alternative: both parts in one call padded to the longer of the two.
 
 Goal: ratio <= 1.6 at 50 % negated.
 """
@@ -83,7 +84,7 @@ def negclip_call(model, tagger, logits, input_ids, attention_mask, image_embeds)
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> tuple[list, list]:
-    clip, model = build_models(config_name, device, args.seed)
+    clip, model = build_models(config_name, device, args.seed, args.head_source_layer)
     tagger = ScriptedNegationTags(model)
     width = prompt_width(tokenizer)
     generator = torch.Generator().manual_seed(args.seed)
@@ -127,15 +128,15 @@ def breakdown(config_name, args, model, tagger, logits, input_ids, attention_mas
     """Median time of each NegCLIP step on one query batch, timed alternately like the main comparison."""
     clip, eos = model.clip, model.config.clip_config.text_config.eos_token_id
     tagger.logits = logits
-    text = clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask)  # as the model's first step
+    token_logits, states = model.get_token_logits(input_ids, attention_mask)  # states after the head's source layer
     head_args = head_arguments(model, input_ids, attention_mask)
-    token_logits = model.negation_head(*head_args)
     tags = model.tag_tokens(token_logits, input_ids, attention_mask)
     is_split, split = split_by_tags(input_ids, attention_mask, tags, eos)
+    kept = (~is_split).nonzero(as_tuple=True)[0]
     joint_width = max(split.positive_ids.shape[1], split.negated_ids.shape[1])
     joint_ids = torch.cat([_pad(split.positive_ids, joint_width, eos), _pad(split.negated_ids, joint_width, eos)])
     joint_mask = torch.cat([_pad(split.positive_mask, joint_width, 0), _pad(split.negated_mask, joint_width, 0)])
-    positive = normalise(text.pooler_output)
+    positive = normalise(clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output)
     negated = torch.zeros_like(positive)
 
     def encode(ids, mask):
@@ -145,15 +146,17 @@ def breakdown(config_name, args, model, tagger, logits, input_ids, attention_mas
         return split_by_tags(input_ids, attention_mask, model.tag_tokens(token_logits, input_ids, attention_mask), eos)
 
     fns = {
-        "CLIP text encoder, full prompts": lambda: encode(input_ids, attention_mask),
-        "negation head": lambda: model.negation_head(*head_args),
+        "(CLIP's whole text encoder, all queries)": lambda: encode(input_ids, attention_mask),
+        "first layers + negation head, all queries": lambda: model.get_token_logits(input_ids, attention_mask),
+        "negation head alone": lambda: model.negation_head(*head_args),
         "tag + split_by_tags": tag_and_split,
-        "CLIP text encoder, split parts (one call)": lambda: encode(joint_ids, joint_mask),
-        "normalise + compute_logits": lambda: model.compute_logits(image_embeds, normalise(positive), normalise(negated), is_split),
-        "alt: split parts in two calls, own widths": lambda: (
-            encode(split.positive_ids, split.positive_mask),
-            encode(split.negated_ids, split.negated_mask),
+        "remaining layers, unsplit queries": lambda: model._finish_text_encoding(
+            states[kept], input_ids[kept], attention_mask[kept]
         ),
+        "positive parts, own width": lambda: encode(split.positive_ids, split.positive_mask),
+        "negated parts, own width": lambda: encode(split.negated_ids, split.negated_mask),
+        "normalise + compute_logits": lambda: model.compute_logits(image_embeds, normalise(positive), normalise(negated), is_split),
+        "alt: both parts in one call, common width": lambda: encode(joint_ids, joint_mask),
         "whole get_text_polarity_features + scoring": negclip_call(model, tagger, logits, input_ids, attention_mask, image_embeds),
     }
     timings = time_interleaved(fns, input_ids.device, args.repeats, args.warmup, args.min_time, args.max_repeats, False)
@@ -161,6 +164,8 @@ def breakdown(config_name, args, model, tagger, logits, input_ids, attention_mas
         "config": config_name,
         "queries": input_ids.shape[0],
         "split_prompts": len(split.split_rows),
+        "head_source_layer": model.config.negation_head_source_layer,
+        "text_layers": model.config.clip_config.text_config.num_hidden_layers,
         "full_width": input_ids.shape[1],
         "positive_width": split.positive_ids.shape[1],
         "negated_width": split.negated_ids.shape[1],
@@ -190,8 +195,9 @@ def print_tables(rows: list[dict[str, Any]], breakdowns: list[dict[str, Any]]) -
     for item in breakdowns:
         steps = item["steps_ms"]
         total = steps["whole get_text_polarity_features + scoring"]
-        print(f"\nBreakdown, {item['config']}, {item['queries']} queries, {item['split_prompts']} split; widths: full "
-              f"{item['full_width']}, positive {item['positive_width']}, negated {item['negated_width']}")
+        print(f"\nBreakdown, {item['config']}, {item['queries']} queries, {item['split_prompts']} split; head reads "
+              f"layer {item['head_source_layer']} of {item['text_layers']}; widths: full {item['full_width']}, "
+              f"positive {item['positive_width']}, negated {item['negated_width']}")
         print(markdown_table(
             [{"step": name, "ms": ms, "share": ms / total} for name, ms in steps.items()],
             [("step", lambda r: r["step"]), ("ms", lambda r: r["ms"]), ("of whole", lambda r: f"{r['share']:.0%}")],

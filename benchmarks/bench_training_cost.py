@@ -43,13 +43,16 @@ def trainable(model) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def build_step_functions(config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0):
+def build_step_functions(
+    config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0, head_source_layer="default"
+):
     """One optimiser step of each method on the same random CLIP; returns (fns, parameter counts)."""
     torch.manual_seed(seed)
     from transformers import CLIPModel
 
     config = CONFIG_BUILDERS[config_name]()
-    negclip = NegCLIPModel.from_clip(CLIPModel(config)).to(device).train()
+    overrides = {} if head_source_layer == "default" else {"negation_head_source_layer": head_source_layer}
+    negclip = NegCLIPModel.from_clip(CLIPModel(config), **overrides).to(device).train()
     negclip.negated_weight.requires_grad_(False)  # the head stage trains the head only
     baseline = CLIPModel(config).to(device).train()
     baseline.load_state_dict(negclip.clip.state_dict())
@@ -58,7 +61,7 @@ def build_step_functions(config_name: str, batch: int, device: torch.device, tok
 
     prompts, _ = make_prompts(batch, 0.5)
     ids, mask = tokenize(tokenizer, prompts, 16, device)
-    labels = torch.randint(0, 3, ids.shape, device=device, generator=torch.Generator().manual_seed(seed))
+    labels = torch.randint(0, 3, tuple(ids.shape), generator=torch.Generator().manual_seed(seed)).to(device)  # a CPU generator
     captions, _ = make_prompts(2 * batch, 0.5)
     cap_ids, cap_mask = tokenize(tokenizer, captions, 16, device)
     size = config.vision_config.image_size
@@ -112,7 +115,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     rows = []
     for config_name in args.configs:
-        fns, parameters = build_step_functions(config_name, args.batch_size, device, tokenizer, args.seed)
+        fns, parameters = build_step_functions(
+            config_name, args.batch_size, device, tokenizer, args.seed, args.head_source_layer
+        )
         timings = time_interleaved(fns, device, args.repeats, args.warmup, args.min_time, args.max_repeats,
                                    measure_memory=not args.no_memory)
         negclip, baseline = timings["NegCLIP head"], timings["CoN-CLIP-style"]

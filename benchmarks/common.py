@@ -85,11 +85,15 @@ CONFIG_BUILDERS: dict[str, Callable[[], CLIPConfig]] = {
 }
 
 
-def build_models(config_name: str, device: torch.device, seed: int = 0) -> tuple[CLIPModel, NegCLIPModel]:
-    """A seeded random CLIP wrapped by a fresh NegCLIP; returns (`model.clip`, `model`): one set of weights."""
+def build_models(
+    config_name: str, device: torch.device, seed: int = 0, head_source_layer: int | None | str = "default"
+) -> tuple[CLIPModel, NegCLIPModel]:
+    """A seeded random CLIP wrapped by a fresh NegCLIP; returns (`model.clip`, `model`): one set of weights.
+    `head_source_layer` sets `negation_head_source_layer` (`"default"`: the config's default; `None`: the last)."""
     torch.manual_seed(seed)
     clip = CLIPModel(CONFIG_BUILDERS[config_name]()).eval()
-    model = NegCLIPModel.from_clip(clip).eval().to(device)
+    overrides = {} if head_source_layer == "default" else {"negation_head_source_layer": head_source_layer}
+    model = NegCLIPModel.from_clip(clip, **overrides).eval().to(device)
     return model.clip, model
 
 
@@ -208,10 +212,14 @@ class ScriptedNegationTags:
 def head_arguments(model: NegCLIPModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple:
     """Positional arguments of `model.negation_head` for these prompts, CLIP's text states precomputed.
 
-    The head's inputs have changed once (CLIP's final states, later joined by the input token embeddings),
-    so read them off its signature rather than pin one version.
+    The head's inputs have changed twice (CLIP's final states, later joined by the input token embeddings, then
+    the states after `config.negation_head_source_layer` layers through the final layer norm), so read them off
+    its signature and config rather than pin one version.
     """
-    states = model.clip.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
+    text_model = model.clip.text_model
+    source = getattr(model.config, "negation_head_source_layer", None)
+    output = text_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=source is not None)
+    states = output.last_hidden_state if source is None else text_model.final_layer_norm(output.hidden_states[source])
     if "token_embeddings" in inspect.signature(model.negation_head.forward).parameters:
         embeddings = model.clip.text_model.embeddings.token_embedding(input_ids)  # (B, T, H)
         return states, embeddings, attention_mask
@@ -402,7 +410,15 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_configs: Seque
                         help="torch.set_num_threads; 0 keeps torch's choice. 1 by default: on a shared CPU more "
                              "threads made single calls vary 10x between rounds")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--head-source-layer", type=_source_layer, default="default",
+                        help="CLIP text layers the negation head reads after: an int, 'last', or 'default' (the config's)")
     parser.add_argument("--out", type=Path, default=None, help="write the results here as JSON")
+
+
+def _source_layer(value: str) -> int | None | str:
+    if value in ("default", "last"):
+        return None if value == "last" else value
+    return int(value)
 
 
 def setup_run(args: argparse.Namespace) -> torch.device:

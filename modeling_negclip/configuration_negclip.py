@@ -28,6 +28,13 @@ class NegCLIPConfig(PretrainedConfig):
             Feed-forward width of each head layer. Defaults to twice the text hidden size.
         negation_head_dropout (`float`, *optional*, defaults to 0.1):
             Dropout inside the head layers, in [0, 1).
+        negation_head_source_layer (`int`, *optional*, defaults to 1):
+            How many of CLIP's text encoder layers run before the head reads their states (through CLIP's final
+            layer norm): 0 (the token and position embeddings only) up to the text encoder's `num_hidden_layers`.
+            `None` means all of them, i.e. CLIP's `last_hidden_state`, which is what checkpoints saved before this
+            field existed were trained on (they load with `None`). A low layer is cheaper: a prompt that is split
+            stops there (its positive and negated parts are encoded from scratch), and only the prompts that are not
+            split run the remaining layers.
         negated_weight_init (`float`, *optional*, defaults to 1.0):
             Initial weight `w` of the negated similarity in `logit = scale * (cos(image, positive) - w *
             cos(image, negated))`. Learned; must be >= 0 (a negated concept never raises a score).
@@ -46,6 +53,7 @@ class NegCLIPConfig(PretrainedConfig):
     negation_head_heads: int = 4
     negation_head_intermediate_size: int | None = None
     negation_head_dropout: float = 0.1
+    negation_head_source_layer: int | None = 1
     negated_weight_init: float = 1.0
     freeze_clip: bool = True
 
@@ -55,6 +63,14 @@ class NegCLIPConfig(PretrainedConfig):
             self.label2id = {label: i for i, label in self.id2label.items()}
         super().__post_init__(**kwargs)
         self._check_values()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs) -> "NegCLIPConfig":
+        """`PretrainedConfig.from_dict`; a config saved before `negation_head_source_layer` existed gets `None`
+        (the last layer), which is what its head was trained on."""
+        if "negation_head_source_layer" not in config_dict:
+            config_dict = {**config_dict, "negation_head_source_layer": None}
+        return super().from_dict(config_dict, **kwargs)
 
     def _check_values(self):
         """Raise a `ValueError` quoting the first bad field."""
@@ -75,6 +91,13 @@ class NegCLIPConfig(PretrainedConfig):
             raise ValueError(
                 "NegCLIPConfig: negation_head_intermediate_size must be None or an int >= 1, got "
                 f"{self.negation_head_intermediate_size!r}"
+            )
+        layers = self.clip_config.text_config.num_hidden_layers
+        source = self.negation_head_source_layer
+        if source is not None and (not isinstance(source, int) or isinstance(source, bool) or not 0 <= source <= layers):
+            raise ValueError(
+                f"NegCLIPConfig: negation_head_source_layer={source!r} must be None or an int from 0 to the text "
+                f"encoder's {layers} layers"
             )
         if not 0.0 <= self.negation_head_dropout < 1.0:
             raise ValueError(f"NegCLIPConfig: negation_head_dropout must be in [0, 1), got {self.negation_head_dropout!r}")

@@ -1,8 +1,11 @@
 """NegCLIP: a negation-aware plug-in around a frozen `CLIPModel`.
 
-1. A light bidirectional head on CLIP's text states tags each token affirmed / negation cue / negated.
-2. The prompt is split on token ids into a positive and a negated sequence, both encoded by CLIP's own
-   text encoder in one batched call (only prompts that contain a negated token need it).
+1. A light bidirectional head on CLIP's text states after its first few layers
+   (`config.negation_head_source_layer`) tags each token affirmed / negation cue / negated.
+2. A prompt with a negated token is split on token ids into a positive and a negated sequence, each encoded
+   from scratch by CLIP's own text encoder (one batched call per part); its full encoding stops at the head's
+   source layer. The prompts that are not split continue through CLIP's remaining layers, so each prompt
+   costs one text encoding plus, if split, its (shorter) parts.
 3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * cos(image, negated))`, with a
    learned `w >= 0`. A prompt with no negated token scores exactly as `CLIPModel` scores it.
 
@@ -19,12 +22,13 @@ import torch
 from torch import nn
 from transformers import CLIPModel, PreTrainedModel
 from transformers import initialization as init
+from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import image_text_contrastive_loss
 from transformers.utils import ModelOutput, logging
 
 from .configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NegCLIPConfig
-from .polarity_split import content_mask, split_by_tags
+from .polarity_split import content_mask, eos_positions, split_by_tags
 
 logger = logging.get_logger(__name__)
 
@@ -51,7 +55,11 @@ class NegCLIPTextOutput(ModelOutput):
     token_logits (`torch.Tensor` of shape `(text_batch_size, sequence_length, 3)`):
         The negation head's scores for affirmed / negation cue / negated.
     text_model_output (`BaseModelOutputWithPooling`):
-        CLIP's text encoder output on the full prompts.
+        CLIP's text encoder output on the prompt each row is scored by: `pooler_output` equals `text_embeds`;
+        `last_hidden_state` `(text_batch_size, sequence_length, hidden_size)` holds CLIP's final states of the
+        prompt where it was not split, and of the packed positive part where it was (left-aligned, positions
+        not aligned with `input_ids`, zeros after the part's own width). A split prompt's full encoding stops at
+        the head's source layer, so its own final states are never computed.
     """
 
     text_embeds: torch.Tensor | None = None
@@ -82,7 +90,8 @@ class NegCLIPOutput(ModelOutput):
     is_split (`torch.BoolTensor` of shape `(text_batch_size,)`):
         Which prompts were split into a positive and a negated part.
     text_model_output / vision_model_output (`BaseModelOutputWithPooling`):
-        CLIP's encoder outputs on the full prompts and on the images.
+        CLIP's encoder outputs on the prompts as scored (see `NegCLIPTextOutput`; `None` with
+        `encode_split=False`) and on the images.
     """
 
     loss: torch.Tensor | None = None
@@ -120,9 +129,10 @@ class NegCLIPTokenClassifier(nn.Linear):
 class NegCLIPNegationHead(nn.Module):
     """Bidirectional transformer layers over CLIP's (causal) text states, then a 3-way token classifier.
 
-    The input is each token's final CLIP state joined with its input token embedding: the final state
-    knows the context before the token, the embedding keeps the token's identity sharp (a small or
-    weakly trained text encoder blurs it), and the bidirectional layers add the context after it.
+    The input is each token's CLIP state after `config.negation_head_source_layer` layers (through CLIP's final
+    layer norm) joined with its input token embedding: the state knows the context before the token, the
+    embedding keeps the token's identity sharp (a small or weakly trained text encoder blurs it), and the
+    bidirectional layers add the context after it.
     """
 
     def __init__(self, config: NegCLIPConfig):
@@ -277,16 +287,51 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         tags = token_logits.argmax(dim=-1)
         return torch.where(content_mask(input_ids, attention_mask, self._eos_token_id), tags, AFFIRMED_ID)
 
+    @property
+    def _head_source_layer(self) -> int:
+        source = self.config.negation_head_source_layer
+        return self.config.clip_config.text_config.num_hidden_layers if source is None else source
+
+    def _run_text_layers(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor, layers) -> torch.Tensor:
+        """CLIP text encoder `layers` on `(B, T, H)` states, with the causal + padding mask `CLIPTextModel.forward`
+        builds (copied from there: it cannot start or stop at a given layer)."""
+        if not len(layers):
+            return hidden_states
+        mask = create_causal_mask(
+            config=self.clip.text_model.config, inputs_embeds=hidden_states, attention_mask=attention_mask,
+            past_key_values=None,
+        )
+        for layer in layers:
+            hidden_states = layer(hidden_states, mask, is_causal=True)
+        return hidden_states
+
+    def _finish_text_encoding(
+        self, hidden_states: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> BaseModelOutputWithPooling:
+        """From the states after the head's source layer: CLIP's remaining text layers, final layer norm, EOS
+        pooling (`eos_positions`: CLIPTextModel's rule) and text projection; `CLIPModel.get_text_features`
+        split in two, so prompts that are split need not run the second half."""
+        text_model = self.clip.text_model
+        hidden_states = self._run_text_layers(
+            hidden_states, attention_mask, text_model.encoder.layers[self._head_source_layer :]
+        )
+        last_hidden_state = text_model.final_layer_norm(hidden_states)  # (B, T, H)
+        rows = torch.arange(last_hidden_state.shape[0], device=last_hidden_state.device)
+        pooled = last_hidden_state[rows, eos_positions(input_ids, self._eos_token_id).to(rows.device)]  # (B, H)
+        return BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=self.clip.text_projection(pooled))
+
     def get_token_logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, position_ids: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, BaseModelOutputWithPooling]:
-        """The negation head's scores `(B, T, 3)` and CLIP's text output on the full prompts (one encoder call)."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The negation head's scores `(B, T, 3)`, and CLIP's text states `(B, T, H)` after the head's source layer
+        (`config.negation_head_source_layer`, before the final layer norm), from which encoding can continue."""
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
-        text_outputs = self.clip.get_text_features(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids
-        )
-        token_embeddings = self.clip.text_model.embeddings.token_embedding(input_ids)
-        return self.negation_head(text_outputs.last_hidden_state, token_embeddings, attention_mask), text_outputs
+        text_model = self.clip.text_model
+        token_embeddings = text_model.embeddings.token_embedding(input_ids)  # (B, T, H)
+        states = text_model.embeddings(input_ids=input_ids, position_ids=position_ids, inputs_embeds=token_embeddings)
+        states = self._run_text_layers(states, attention_mask, text_model.encoder.layers[: self._head_source_layer])
+        head_states = text_model.final_layer_norm(states)  # for the last layer: CLIP's last_hidden_state
+        return self.negation_head(head_states, token_embeddings, attention_mask), states
 
     def get_text_polarity_features(
         self,
@@ -294,38 +339,53 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
     ) -> NegCLIPTextOutput:
-        """Tag, split and encode prompts: positive and negated embeddings (projected, not normalised)."""
+        """Tag, split and encode prompts: positive and negated embeddings (projected, not normalised).
+
+        Prompts that are not split continue from the head's source layer through CLIP's remaining layers, which
+        reproduces `CLIPModel.get_text_features`; the positive and negated parts of split prompts are encoded
+        from scratch, one `get_text_features` call per part, each padded only to its own longest row.
+        """
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
-        token_logits, text_outputs = self.get_token_logits(input_ids, attention_mask, position_ids)
+        token_logits, states = self.get_token_logits(input_ids, attention_mask, position_ids)
         tags = self.tag_tokens(token_logits, input_ids, attention_mask)
         is_split, split = split_by_tags(input_ids, attention_mask, tags, self._eos_token_id)
 
-        text_embeds = text_outputs.pooler_output
-        negated_embeds = torch.zeros_like(text_embeds)
-        if len(split.split_rows):
-            # One encoder call for both parts of every split prompt, padded to the longest packed row.
-            width = max(split.positive_ids.shape[1], split.negated_ids.shape[1])
-            ids = torch.cat([_pad_to(split.positive_ids, width, split.positive_ids[:, -1:]),
-                             _pad_to(split.negated_ids, width, split.negated_ids[:, -1:])])
-            mask = torch.cat([_pad_to(split.positive_mask, width, 0), _pad_to(split.negated_mask, width, 0)])
-            pooled = self.clip.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
-            count = len(split.split_rows)
-            text_embeds = text_embeds.index_copy(0, split.split_rows, pooled[:count])
-            negated_embeds = negated_embeds.index_copy(0, split.split_rows, pooled[count:])
+        if not len(split.split_rows):  # nothing split: exactly CLIP's encoding of the whole batch
+            text_outputs = self._finish_text_encoding(states, input_ids, attention_mask)
+            return NegCLIPTextOutput(
+                text_embeds=text_outputs.pooler_output,
+                negated_text_embeds=torch.zeros_like(text_outputs.pooler_output),
+                is_split=is_split,
+                token_logits=token_logits,
+                text_model_output=text_outputs,
+            )
+
+        positive = self.clip.get_text_features(input_ids=split.positive_ids, attention_mask=split.positive_mask)
+        negated = self.clip.get_text_features(input_ids=split.negated_ids, attention_mask=split.negated_mask)
+        extra = input_ids.shape[1] - split.positive_ids.shape[1]  # >= 0: a packed part is never wider than its prompt
+        positive_states = nn.functional.pad(positive.last_hidden_state, (0, 0, 0, extra))  # (S, T, H)
+        last_hidden_state = positive_states.new_zeros(*input_ids.shape, positive_states.shape[-1])
+        last_hidden_state = last_hidden_state.index_copy(0, split.split_rows, positive_states)  # (B, T, H)
+        text_embeds = positive.pooler_output.new_zeros(input_ids.shape[0], positive.pooler_output.shape[-1])
+        text_embeds = text_embeds.index_copy(0, split.split_rows, positive.pooler_output)  # (B, P)
+        negated_embeds = torch.zeros_like(text_embeds).index_copy(0, split.split_rows, negated.pooler_output)
+        kept = (~is_split).nonzero(as_tuple=True)[0]
+        if len(kept):
+            unsplit = self._finish_text_encoding(states[kept], input_ids[kept], attention_mask[kept])
+            last_hidden_state = last_hidden_state.index_copy(0, kept, unsplit.last_hidden_state)
+            text_embeds = text_embeds.index_copy(0, kept, unsplit.pooler_output)
         return NegCLIPTextOutput(
             text_embeds=text_embeds,
             negated_text_embeds=negated_embeds,
             is_split=is_split,
             token_logits=token_logits,
-            text_model_output=text_outputs,
+            text_model_output=BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=text_embeds),
         )
 
     def get_text_features(self, input_ids, attention_mask=None, position_ids=None, **kwargs) -> BaseModelOutputWithPooling:
-        """As `CLIPModel.get_text_features`; `pooler_output` is the positive prompt's projected embedding."""
-        polarity = self.get_text_polarity_features(input_ids, attention_mask, position_ids)
-        output = polarity.text_model_output
-        output.pooler_output = polarity.text_embeds
-        return output
+        """As `CLIPModel.get_text_features`; `pooler_output` is the positive prompt's projected embedding and
+        `last_hidden_state` is described in `NegCLIPTextOutput.text_model_output`."""
+        return self.get_text_polarity_features(input_ids, attention_mask, position_ids).text_model_output
 
     def get_image_features(self, pixel_values, interpolate_pos_encoding: bool = False, **kwargs) -> BaseModelOutputWithPooling:
         """Exactly `CLIPModel.get_image_features`: the negation plug-in never touches images."""
@@ -367,8 +427,8 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             Add the contrastive loss on the dual-polarity logits (needs as many images as prompts).
 
         encode_split (`bool`, *optional*, defaults to `True`):
-            `False` computes only the token logits (and the token loss): what training the head needs, without
-            encoding the positive and negated parts. Images cannot be scored then.
+            `False` computes only the token logits (and the token loss): what training the head needs. Only CLIP's
+            first `config.negation_head_source_layer` text layers run. Images cannot be scored then.
 
         The split always uses the head's own predictions, never `token_labels`, so training sees what
         inference does.
@@ -376,8 +436,8 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         if not encode_split:
             if pixel_values is not None:
                 raise ValueError("encode_split=False gives token logits only; images need the split (encode_split=True)")
-            token_logits, text_outputs = self.get_token_logits(input_ids, attention_mask, position_ids)
-            text = NegCLIPTextOutput(token_logits=token_logits, text_model_output=text_outputs)
+            token_logits, _ = self.get_token_logits(input_ids, attention_mask, position_ids)  # CLIP's first layers only
+            text = NegCLIPTextOutput(token_logits=token_logits)
             text_embeds = negated_embeds = None
         else:
             text = self.get_text_polarity_features(input_ids, attention_mask, position_ids)
@@ -459,16 +519,6 @@ def _normalise(embeds: torch.Tensor) -> torch.Tensor:
     """L2-normalise as CLIPModel does (its `_get_vector_norm`), leaving all-zero rows at zero."""
     norm = torch.pow(torch.sum(torch.pow(embeds, 2), dim=-1, keepdim=True), 0.5)
     return embeds / torch.where(norm == 0, torch.ones_like(norm), norm)
-
-
-def _pad_to(tensor: torch.Tensor, width: int, value) -> torch.Tensor:
-    """Right-pad a (B, T) tensor to (B, width) with `value` (a scalar or a (B, 1) column)."""
-    extra = width - tensor.shape[1]
-    if extra == 0:
-        return tensor
-    if isinstance(value, torch.Tensor):
-        return torch.cat([tensor, value.expand(-1, extra)], dim=1)
-    return nn.functional.pad(tensor, (0, extra), value=value)
 
 
 def _join_spans(text: str, spans: list[tuple[int, int]]) -> str:

@@ -46,7 +46,9 @@ def test_scoring(tokenizer, tmp_path, capsys):
     assert [r["negated_prompts"] for r in rows] == [0, 1, 1, 0, 1, 2]
     for row in rows:
         _check_comparison(row, memory=True)
-        assert row["unsplit_max_abs_diff_vs_clip"] == 0.0
+        # Nothing split: CLIP's own computation; else unsplit prompts finish in a smaller batch (float rounding).
+        limit = 0.0 if row["split_prompts"] == 0 else 1e-5
+        assert row["unsplit_max_abs_diff_vs_clip"] <= limit
         assert row["goal"] == (1.02 if row["negated_fraction"] == 0.0 else None)
     assert "| tiny | 2 | 50% (1) |" in capsys.readouterr().out
 
