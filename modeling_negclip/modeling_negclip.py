@@ -7,7 +7,9 @@
    source layer. The prompts that are not split continue through CLIP's remaining layers, so each prompt
    costs one text encoding plus, if split, its (shorter) parts.
 3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * cos(image, negated))`, with a
-   learned `w >= 0`. A prompt with no negated token scores exactly as `CLIPModel` scores it.
+   learned `w >= 0`. A prompt with no negated token scores exactly as `CLIPModel` scores it. A prompt that
+   negates all it names ("no blue square") has an empty positive part; it takes a learned null positive
+   embedding, CLIP's empty-prompt embedding until fitted on images with `w`.
 
 References: CLIP (Radford et al., 2021); NegBench (Alhamoud et al., CVPR 2025); CoN-CLIP (Singh et al., 2024).
 Imports only torch, transformers and sibling files, so checkpoints load with `trust_remote_code=True`.
@@ -184,6 +186,7 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
             init.copy_(module.bias, torch.tensor([_AFFIRMED_PRIOR, 0.0, 0.0]))
         elif isinstance(module, NegCLIPModel):
             init.constant_(module.negated_weight, self.config.negated_weight_init)
+            init.zeros_(module.null_positive_embeds)  # from_clip / from_pretrained set CLIP's empty prompt
         else:
             super()._init_weights(module)
 
@@ -204,6 +207,9 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         kwargs["use_safetensors"] = True
         want_info = kwargs.pop("output_loading_info", False)
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
+        if "null_positive_embeds" in info["missing_keys"]:  # saved before it existed: the empty prompt, as then
+            model.reset_null_positive()
+            info["missing_keys"] = set(info["missing_keys"]) - {"null_positive_embeds"}
         if info["missing_keys"]:
             missing = sorted(info["missing_keys"])
             raise ValueError(
@@ -243,6 +249,9 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         self.clip = CLIPModel._from_config(config.clip_config)
         self.negation_head = NegCLIPNegationHead(config)
         self.negated_weight = nn.Parameter(torch.tensor(float(config.negated_weight_init)))
+        # The positive embedding of a prompt that negates everything it names ("no blue square"): CLIP's
+        # embedding of the empty prompt at first (`reset_null_positive`), then learned with `w`.
+        self.null_positive_embeds = nn.Parameter(torch.zeros(config.clip_config.projection_dim))
         self.post_init()
         if config.freeze_clip:
             self.clip.requires_grad_(False)
@@ -257,7 +266,21 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         config = NegCLIPConfig(clip_config=clip.config.to_dict(), **config_overrides)
         model = cls(config)
         model.clip.load_state_dict(clip.state_dict())
+        model.reset_null_positive()
         return model.to(clip.dtype)
+
+    @torch.no_grad()
+    def reset_null_positive(self) -> None:
+        """Set `null_positive_embeds` to CLIP's embedding of the empty prompt (start and end token only),
+        which is what an empty positive part would be encoded as."""
+        text_config = self.config.clip_config.text_config
+        if text_config.eos_token_id == 2:  # legacy config: CLIP's BPE has start/end as its last two ids
+            ids = [text_config.vocab_size - 2, text_config.vocab_size - 1]
+        else:
+            ids = [text_config.bos_token_id, text_config.eos_token_id]
+        input_ids = torch.tensor([ids], device=self.null_positive_embeds.device)
+        pooled = self.clip.get_text_features(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).pooler_output
+        self.null_positive_embeds.copy_(pooled[0].to(self.null_positive_embeds.dtype))
 
     @property
     def _eos_token_id(self) -> int:
@@ -367,7 +390,10 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         last_hidden_state = positive_states.new_zeros(*input_ids.shape, positive_states.shape[-1])
         last_hidden_state = last_hidden_state.index_copy(0, split.split_rows, positive_states)  # (B, T, H)
         text_embeds = positive.pooler_output.new_zeros(input_ids.shape[0], positive.pooler_output.shape[-1])
-        text_embeds = text_embeds.index_copy(0, split.split_rows, positive.pooler_output)  # (B, P)
+        # A positive part with no content token ("no blue square" -> start, end) takes the learned null positive.
+        empty = (split.positive_mask.sum(dim=1) <= 2)[:, None]  # (S, 1)
+        positive_embeds = torch.where(empty, self.null_positive_embeds.to(positive.pooler_output.dtype), positive.pooler_output)
+        text_embeds = text_embeds.index_copy(0, split.split_rows, positive_embeds)  # (B, P)
         negated_embeds = torch.zeros_like(text_embeds).index_copy(0, split.split_rows, negated.pooler_output)
         kept = (~is_split).nonzero(as_tuple=True)[0]
         if len(kept):
@@ -404,8 +430,9 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         if len(rows):
             negated = negated_text_embeds[rows] @ image_embeds.t()  # (S, I)
             logits = logits.index_put((rows,), logits[rows] - self.negated_weight.clamp(min=0) * negated)
-        elif self.negated_weight.requires_grad:  # keep w in the graph (zero gradient), as DDP and backward expect
-            logits = logits + 0.0 * self.negated_weight
+        elif self.negated_weight.requires_grad or self.null_positive_embeds.requires_grad:
+            # Keep w and the null positive in the graph (zero gradient), as DDP and backward expect.
+            logits = logits + 0.0 * (self.negated_weight + self.null_positive_embeds.sum())
         return logits * self.clip.logit_scale.exp()
 
     def forward(

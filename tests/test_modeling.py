@@ -41,7 +41,7 @@ def test_wrapping_keeps_clip_weights_and_freezes_them(tiny_clip):
     for name, value in tiny_clip.state_dict().items():
         assert torch.equal(model.clip.state_dict()[name], value), name
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
-    assert trainable == {"negation_head", "negated_weight"}
+    assert trainable == {"negation_head", "negated_weight", "null_positive_embeds"}
     assert NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2, freeze_clip=False).clip.logit_scale.requires_grad
 
 
@@ -282,3 +282,29 @@ def test_wrap_b32_shaped_clip():
         )
     head = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert head < sum(p.numel() for p in clip.text_model.parameters()) / 10
+
+
+def test_prompt_negating_all_it_names_takes_the_null_positive(tiny_clip, tokenizer, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    empty = tokenizer([""], return_tensors="pt")  # start and end token only
+    with torch.no_grad():
+        torch.testing.assert_close(model.null_positive_embeds, tiny_clip.get_text_features(**empty).pooler_output[0])
+        batch = tokenizer(["no dogs", "a cat without hats", "a photo of a cat"], padding=True, return_tensors="pt")
+        before = model.get_text_polarity_features(**batch)
+        assert before.is_split.tolist() == [True, True, False]
+        torch.testing.assert_close(before.text_embeds[0], model.null_positive_embeds)
+        model.null_positive_embeds.add_(1.0)  # only the prompt with an empty positive part follows it
+        after = model.get_text_polarity_features(**batch)
+    torch.testing.assert_close(after.text_embeds[0], model.null_positive_embeds)
+    torch.testing.assert_close(after.text_embeds[1:], before.text_embeds[1:])
+
+
+def test_null_positive_is_learned_with_the_weight(tiny_clip, tokenizer, pixels, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    model.negation_head.requires_grad_(False)
+    for texts, has_grad in ((["no dogs", "a cat", "no cats"], True), (["a cat", "a dog", "two cats"], False)):
+        model.zero_grad()
+        out = model(**tokenizer(texts, padding=True, return_tensors="pt"), pixel_values=pixels, return_loss=True)
+        out.loss.backward()  # without any split prompt both stay in the graph with a zero gradient
+        assert model.null_positive_embeds.grad is not None and model.negated_weight.grad is not None
+        assert bool(model.null_positive_embeds.grad.abs().sum() > 0) == has_grad

@@ -114,3 +114,20 @@ def test_refuses_pickle_only_wrong_type_missing_files_and_missing_weights(checkp
     save_file(weights, path / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ValueError, match="lacks 1 NegCLIP weight.*negated_weight"):
         NegCLIPModel.from_pretrained(path)
+
+
+def test_checkpoint_without_null_positive_gets_the_empty_prompt(checkpoint, tokenizer, tmp_path):
+    """Saved before the null positive existed: it loads with CLIP's empty-prompt embedding, as it then scored."""
+    model, _, path = checkpoint
+    from safetensors.torch import load_file, save_file
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text((path / "config.json").read_text())
+    weights = load_file(path / "model.safetensors")
+    del weights["null_positive_embeds"]
+    save_file(weights, old / "model.safetensors", metadata={"format": "pt"})
+    loaded = NegCLIPModel.from_pretrained(old)
+    with torch.no_grad():
+        empty = loaded.clip.get_text_features(**tokenizer([""], return_tensors="pt")).pooler_output[0]
+    torch.testing.assert_close(loaded.null_positive_embeds, empty)

@@ -1,12 +1,14 @@
-"""Fit NegCLIP's polarity weight `w` (head and CLIP frozen) on images with hard-negative captions.
+"""Fit NegCLIP's polarity weight `w` and null positive (head and CLIP frozen) on images with hard negatives.
 
     accelerate launch -m training.train_polarity_weight --negclip_model outputs/quickstart/negation_head \\
         --world_dir outputs/quickstart/world --output_dir outputs/quickstart/negclip
 
-Each image comes with a true caption (affirmative or negated) and a hard negative (a negated caption
-that negates an object the image shows). The loss is image->text cross-entropy over all captions of
-the batch plus text->image over the true ones, on NegCLIP's dual-polarity logits: the only way to
-lower it with `w` alone is to push down captions whose negated object is present.
+Each image comes with a true caption (affirmative or negated) and a hard negative: a negated caption
+that negates an object the image shows, or an affirmative one naming an absent look-alike. The loss
+is image->text cross-entropy over all captions of the batch plus text->image over the true ones, on
+NegCLIP's dual-polarity logits. Only `w` and the null positive (the positive embedding of prompts
+like "no blue square", which negate all they name) learn: `w` pushes down captions whose negated
+object is present, the null positive places "no X" against affirmative captions.
 """
 
 from __future__ import annotations
@@ -51,10 +53,14 @@ class PolarityArguments:
     world_dir: str = field(metadata={"help": "Folder holding the shapes-world `train` dataset (save_to_disk)."})
     num_images: int = field(default=4096, metadata={"help": "Training images to use (0 = all)."})
     affirmative_prob: float = field(default=0.3, metadata={"help": "Share of affirmative true captions."})
+    false_affirmative_prob: float = field(
+        default=0.5, metadata={"help": "Share of hard negatives that are affirmative captions naming an absent look-alike."}
+    )
 
     def __post_init__(self):
-        if not 0.0 <= self.affirmative_prob <= 1.0:
-            raise ValueError(f"--affirmative_prob must be in [0, 1], got {self.affirmative_prob}")
+        for name in ("affirmative_prob", "false_affirmative_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"--{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass
@@ -66,7 +72,7 @@ class PolarityTrainingArguments(TrainingArguments):
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
     save_strategy: str = field(default="no", metadata={"help": "A one-parameter fit needs no checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "The collator reads the raw columns."})
-    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "w always gets a gradient."})
+    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "w and the null positive always get a gradient."})
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -76,17 +82,20 @@ def main(argv: list[str] | None = None) -> float:
     args, training_args = parser.parse_args_into_dataclasses(args=argv)
     set_seed(training_args.seed)
 
-    # 2. The model: everything frozen but the polarity weight.
+    # 2. The model: everything frozen but the polarity weight and the null positive.
     model = NegCLIPModel.from_pretrained(args.negclip_model)
     model.requires_grad_(False)
     model.negated_weight.requires_grad_(True)
+    model.null_positive_embeds.requires_grad_(True)
     processor = AutoProcessor.from_pretrained(args.negclip_model)
 
     # 3. Images with a true caption and a hard negative each.
     train_set = load_from_disk(f"{args.world_dir}/train")
     if args.num_images:
         train_set = train_set.select(range(min(args.num_images, len(train_set))))
-    collator = HardNegativeCollator(processor, affirmative_prob=args.affirmative_prob, seed=training_args.seed)
+    collator = HardNegativeCollator(
+        processor, args.affirmative_prob, seed=training_args.seed, false_affirmative_prob=args.false_affirmative_prob
+    )
 
     # 4. Fit w and save the full NegCLIP checkpoint.
     trainer = PolarityTrainer(
