@@ -221,3 +221,25 @@ def test_prompts_fit_clip_context(tokenizer, train_records):
     lengths = [len(ids) for ids in tokenizer([r["prompt"] for r in train_records[:2000]])["input_ids"]]
     assert max(lengths) <= 77
     assert not [w for r in train_records for w in r["words"] if re.search(r"\s", w) or not w]
+
+
+def test_open_vocabulary_fills_train_slots_but_never_with_heldout_words():
+    from training.negation_vocab import NON_CONTENT_WORDS, open_vocabulary
+
+    words = open_vocabulary()
+    assert len(words) > 10000 and not set(words) & NON_CONTENT_WORDS
+    assert generate_records(200, seed=1, open_vocabulary_rate=0.0) == generate_records(200, seed=1)
+    records = generate_records(2000, seed=1, open_vocabulary_rate=0.3)
+    assert records == generate_records(2000, seed=1, open_vocabulary_rate=0.3)
+    vocab_words = {w for noun in get_vocabulary("train").nouns for form in noun.forms for w in form.split()}
+    new_words = {w.lower().strip(",.") for r in records for w in r["words"]} - vocab_words
+    assert len(new_words) > 500  # the long tail does reach the prompts
+    heldout_forms = {form for noun in get_vocabulary("heldout").nouns for form in noun.forms}
+    leaks = [r["prompt"] for r in records if phrase_pattern(heldout_forms).search(r["prompt"].lower())]
+    assert not leaks, leaks[:5]
+    for r in records:  # labels still follow the templates
+        assert r["negative"] == " ".join(w for w, label in zip(r["words"], r["labels"]) if label == 2)
+        if r["construction"] not in ("affirmative", "trap"):
+            assert 1 in r["labels"] and 2 in r["labels"]
+    with pytest.raises(ValueError, match="train split only"):
+        generate_records(10, split="heldout", open_vocabulary_rate=0.1)

@@ -52,7 +52,8 @@ def test_negation_head_and_polarity_weight_with_two_processes(tiny_clip_dir, tmp
     head = tmp_path / "head"
     run_two_processes("training.train_negation_head", [
         "--clip_model", str(tiny_clip_dir), "--output_dir", str(head), "--negation_head_heads", "2",
-        "--num_train", "64", "--num_heldout", "16", "--use_negbench", "false", "--max_steps", "2",
+        "--num_train", "64", "--num_heldout", "16", "--use_negbench", "false", "--cdsco_scope", "none",
+        "--open_vocabulary_rate", "0", "--max_steps", "2",
         "--per_device_train_batch_size", "8", "--save_strategy", "no", "--eval_strategy", "no",
     ], tmp_path)
     assert (head / "negation_head_results.json").is_file()  # the head-vs-regex evaluation ran on rank 0

@@ -40,7 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from .negation_vocab import Noun, Vocabulary, get_vocabulary
+from .negation_vocab import Action, Noun, Place, Vocabulary, get_vocabulary, open_vocabulary, pluralize
 
 AFFIRMED, CUE, NEGATED = 0, 1, 2
 SPLITS = ("train", "heldout")
@@ -54,6 +54,12 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "{scene} [with no] <bare>", "{person} [with no] <wear_bare>", "[No] <bare_pl> {place_pp}",
             "{scene} with {obj} [and no] <bare>", "{person} {act} , [with no] <wear_bare>",
             "{obj_pl} {place_pp} , [no] <bare_pl>",
+            "{scene} [showing no] <bare_pl>", "{scene} [that has no] <bare>", "[No] <bare_pl> [are visible] {place_pp}",
+            "{scene} with {obj} , [absolutely no] <bare_pl>", "{scene} [with no] <bare_pl> [whatsoever]",
+            "{person} [wearing no] <wear_bare>", "{obj_pl} {place_pp} [but no] <bare_pl>",
+            "{scene} [which has no] <bare_pl> [in sight]", "[no] <bare_sg> [can be found] {place_pp}",
+            "{people} [having no] <bare_pl> [anywhere]", "{scene} , [definitely no] <bare_pl>",
+            "{obj_pl} , [entirely without] <bare_pl>", "{scene} [with clearly no] <bare_pl>",
         ),
         (
             "{place_pp} , [no] <bare_pl> [at all]", "a picture showing {obj} [but no] <bare>",
@@ -65,6 +71,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "[there is no] <bare_sg> {place_pp}", "[there are no] <bare_pl> {place_pp}",
             "{place_pp} , [there is no] <bare_sg>", "{scene} [where there are no] <bare_pl>",
+            "[there isn't] <a_sg> {place_pp}", "[there is not] <a_sg> {place_pp}",
+            "{scene} , [there are no] <bare_pl> [anywhere]", "{place_pp} , [there is no] <bare_sg> <act>",
         ),
         (
             "[there's no] <bare_sg> {place_pp}", "[there aren't] <any_pl> {place_pp}",
@@ -76,6 +84,11 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "{obj_sg} [that is not] <attr>", "{obj_pl} [that are not] <attr>", "{person} [not] <act>",
             "{person} [who is not] <act> {place_pp}", "{obj_sg} {place_pp} , [not] <attr>",
             "{place_pp} , [not] <a_sg> [but] {a_sg}",
+            "{obj_sg} [that is certainly not] <attr>", "{person} , [obviously not] <act>",
+            "{person} {place_pp} [who is really not] <act>", "{obj_pl} [which are not] <attr> {place_pp}",
+            "{obj_sg} {place_pp} , [definitely not] <attr>", "{people} [who are clearly not] <act>",
+            "{person} [not] <act> , [but rather] {act}", "{obj_pl} [that are entirely not] <attr>",
+            "[not] <bare_pl> [but] {bare_pl} {place_pp}",
         ),
         (
             "{obj_sg} [which is not] <attr>", "{person} {place_pp} , [clearly not] <act>",
@@ -88,6 +101,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "{the_person} [isn't] <act>", "{the_obj_sg} [isn't] <attr>", "{the_obj_pl} [aren't] <attr>",
             "{the_place} [doesn't have] <np>", "{people} [who don't have] <any_pl>",
             "{people} {place_pp} [don't] <act_base>",
+            "{person} [who doesn't have] <wear>", "{scene} [which doesn't include] <np>", "{obj_sg} [that isn't] <attr>",
+            "{people} [who aren't] <act> {place_pp}",
         ),
         (
             "{person} [who isn't] <act>", "{scene} [that doesn't contain] <np>", "{obj_pl} [that aren't] <attr>",
@@ -99,6 +114,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "{scene} [without] <np>", "{person} [without] <wear>", "{person} {place_pp} [without] <wear>",
             "{obj_sg} [without] <np> , {place_pp}", "{person} [without] <wear> {act}",
             "[Without] <np> , {scene} with {obj}",
+            "{scene} [and without] <np>", "{person} , [completely without] <wear>", "{scene} [without] <any_pl> [at all]",
+            "{person} [clearly without] <wear> {place_pp}",
         ),
         (
             "{scene} , [but without] <np>", "{person} [who is without] <wear>", "{scene} , {obj} , [without] <np>",
@@ -109,6 +126,7 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "{obj} [but not] <np>", "{scene} with {obj} [but not] <np>", "{person} with {wear} [but not] <wear>",
             "{obj_pl} and {obj_pl} [but not] <bare_pl>",
+            "{person} {act} , [but not] <act>", "a photo of {obj} [but not] <np> {place_pp}",
         ),
         (
             "{obj} {place_pp} , [but not] <np>", "{person} {act} [but not] <act>",
@@ -119,6 +137,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "all the {bare_pl} {place_pp} [except] <the_sg>", "{scene} full of {bare_pl} [except] <bare_pl>",
             "every {bare_sg} [except] <the_sg> {place_pp}",
+            "every {bare_sg} {place_pp} [except for] <the_sg>", "{bare_pl} {place_pp} , all [except] <the_sg>",
+            "{people} {act} [except] <the_person>",
         ),
         (
             "everything {place_pp} [except for] <np>", "{people} , all {act} [except] <the_person>",
@@ -129,6 +149,7 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "{obj} [rather than] <np>", "{person} {act} [rather than] <act>",
             "{scene} with {obj} [rather than] <np>",
+            "[rather than] <act> , {the_person} is {act}", "{scene} full of {bare_pl} [rather than] <bare_pl>",
         ),
         (
             "[rather than] <np> , {obj} {place_pp}", "{person} holding {obj} [rather than] <np>",
@@ -138,6 +159,7 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "{obj} [instead of] <np>", "{person} with {wear} [instead of] <wear>",
             "{scene} with {obj} [instead of] <np>",
+            "[instead of] <act> , {people} {act}", "{obj_pl} {place_pp} [instead of] <bare_pl>",
         ),
         (
             "{person} {act} [instead of] <act>", "[instead of] <np> , {scene} with {obj}",
@@ -147,6 +169,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "{scene} [with neither] <np> [nor] <np>", "{person} [with neither] <wear> [nor] <wear>",
             "{person} [neither] <act> [nor] <act>",
+            "{obj_sg} [that is neither] <attr> [nor] <attr>", "[neither] <bare_pl> [nor] <bare_pl> , just {obj}",
+            "{scene} [having neither] <np> [nor] <np>",
         ),
         (
             "[neither] <np> [nor] <np> {place_pp}", "{scene} [that has neither] <np> [nor] <np>",
@@ -156,6 +180,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "none": (
         (
             "{obj_pl} {place_pp} , [none of them] <attr>", "{people} , [none of them] <act>",
+            "{people} {place_pp} , [and none of them] <act>", "[none of the] {people} [is] <act>",
+            "{bare_pl} {place_pp} , [none of which are] <attr>",
         ),
         (
             "{people} {place_pp} , [but none] <act>", "[none of the] {bare_pl} {place_pp} [are] <attr>",
@@ -164,6 +190,7 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "never": (
         (
             "{scene} [that is never] <place_attr>", "{person} [who is never] <act>",
+            "{person} [who never] <act_base>", "{obj_pl} [that were never] <attr>",
         ),
         (
             "{scene} , [never] <place_attr>", "{obj_pl} [that are never] <attr>",
@@ -172,6 +199,7 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "lacking": (
         (
             "{scene} [lacking] <np>", "{obj_sg} [lacking] <np>",
+            "{person} [lacking] <wear>", "{obj_pl} [totally lacking] <np>", "{scene} , [lacking] <any_pl>",
         ),
         (
             "{person} , [clearly lacking] <wear>", "{scene} [that is lacking] <np>",
@@ -180,6 +208,7 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "free_of": (
         (
             "{scene} [free of] <bare_pl>", "{obj_sg} {place_pp} , [free of] <bare_pl>",
+            "{scene} [totally free of] <bare_pl>", "{obj_sg} [that is free of] <bare_pl>",
         ),
         (
             "{scene} [completely free of] <bare_pl>", "{place_pp} , [entirely free of] <bare_pl>",
@@ -188,6 +217,7 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "missing": (
         (
             "{obj_sg} [missing] <np>", "{scene} [with] <the_sg> [missing]",
+            "{person} [missing] <wear>", "{scene} , [with] <the_pl> [missing]",
         ),
         (
             "{scene} , <the_sg> [is missing]", "{person} [who is missing] <wear>",
@@ -196,6 +226,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "absent": (
         (
             "{scene} [with] <bare_pl> [absent]", "{scene} , <the_sg> [absent]",
+            "{scene} [in which] <the_pl> [are absent]", "<the_pl> [are absent] {place_pp}",
+            "<the_pl> [are missing from] {scene}", "{scene} , [with] <the_pl> [nowhere in sight]",
         ),
         (
             "{scene} [where] <the_sg> [is absent]", "<the_sg> [is absent from] {scene}",
@@ -205,6 +237,9 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "{scene} [where] <the_sg> [is not present]", "{scene} , <the_sg> [is not present]",
             "<a_sg> [is not present] {place_pp}",
+            "{scene} [in which] <the_sg> [is not present]", "<the_sg> [is nowhere to be found] {place_pp}",
+            "{scene} , <the_pl> [are not visible]",
+            "{scene} [on which] <a_sg> [cannot be seen]", "<the_pl> [are nowhere] {place_pp}",
         ),
         (
             "{scene} [in which] <the_sg> [is nowhere to be seen]", "<the_pl> [are not present] {place_pp}",
@@ -216,6 +251,8 @@ NEGATION_TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "{person} [without] <wear> [and not] <act>", "{scene} [with no] <bare> [and no] <bare>",
             "{obj_sg} [that is not] <attr> , [without] <np>", "{scene} [without] <np> [or] <np>",
             "{person} [not] <act> , [with no] <wear_bare> , {place_pp}",
+            "{person} [without] <wear> [and without] <wear>", "{scene} [with no] <bare_pl> , [no] <bare_pl> , [and no] <bare_pl>",
+            "{obj_sg} [that isn't] <attr> [and no] <bare>", "{person} [who is not] <act> [and not] <act>",
         ),
         (
             "{person} [who is not] <act> [and has no] <wear_bare>",
@@ -233,6 +270,13 @@ AFFIRMATIVE_TEMPLATES: tuple[tuple[str, ...], tuple[str, ...]] = (
         "{person} {place_pp} with {wear}", "{obj} {pp}", "a photo of {obj} {place_pp}",
         "there is {a_sg} {place_pp}", "there are {bare_pl} {place_pp}", "{scene} where {the_sg} is present",
         "{the_person} is {act}", "{obj} and {obj} {place_pp}", "{obj} , {obj} and {obj}",
+        "{scene} containing {obj}", "{person} who has {wear}", "{scene} that shows {obj}", "{person} wearing {wear}",
+        "{obj} is visible {place_pp}", "{obj} can be seen {place_pp}", "all the {bare_pl} are {attr}",
+        "{scene} with {obj} everywhere", "{person} , definitely {act}", "{people} , all of them {act}",
+        "{obj} instead", "{person} in {place_attr} weather , {act}",
+        "a photo showing {obj} {place_pp}", "{scene} showing {obj} and {obj}", "{person} having {food} {place_pp}",
+        "{obj_sg} that is clearly {attr}", "{scene} on which {the_pl} are clearly visible", "{person} definitely {act}",
+        "{scene} where {the_sg} is entirely {attr}", "{obj_pl} and {obj_pl} , and {obj_pl} {place_pp}",
     ),
     (
         "{obj_pl} sitting {pp}", "an image showing {obj} next to {obj}", "{people} {act} together {place_pp}",
@@ -251,6 +295,7 @@ TRAP_TEMPLATES: tuple[tuple[str, ...], tuple[str, ...]] = (
         "a never-ending road through {scene}", "a no-parking sign {pp}", "{animal} sniffing with its nose",
         "a bowl of noodles {pp}", "a no smoking sign on the wall {place_pp}", "sticky notes on a monitor",
         "{the_person} is not only {act} but also {act}",
+        "{person} not only {act} but {act} too", "{scene} containing nothing but {bare_pl}",
     ),
     (
         "a rope with a knot in it {place_pp}", "a pile of notebooks {pp}", "{person} eating nothing but {food}",
@@ -284,11 +329,28 @@ class _Context:
     rng: random.Random
     vocab: Vocabulary
     used: set[str] = field(default_factory=set)
+    open_words: tuple[str, ...] = ()
+    open_rate: float = 0.0
+
+    def open_word(self) -> str | None:
+        """With probability `open_rate`, a word of the open vocabulary to fill a slot with instead.
+
+        No random number is drawn when `open_rate` is 0, so plain records stay exactly as they were."""
+        if self.open_rate and self.rng.random() < self.open_rate:
+            return self.rng.choice(self.open_words)
+        return None
+
+    def word(self, pool: tuple[str, ...]) -> str:
+        """An attribute word from the pool, or an open-vocabulary word."""
+        return self.open_word() or self.rng.choice(pool)
 
     def noun(self, pool: tuple[Noun, ...], countable: bool = False) -> Noun:
         """A noun not used yet in this prompt, so "a cat but not a cat" cannot happen.
 
         `countable` keeps the nouns that have an "a ..." singular (see `_countable`)."""
+        word = self.open_word()
+        if word is not None:
+            return Noun(word, pluralize(word))
         candidates = _countable(pool) if countable else pool
         for _ in range(20):
             noun = self.rng.choice(candidates)
@@ -310,7 +372,7 @@ def _countable(pool: tuple[Noun, ...]) -> tuple[Noun, ...]:
 def _modifier(ctx: _Context, probability: float = 0.4) -> list[str]:
     if not ctx.maybe(probability):
         return []
-    return [ctx.rng.choice(ctx.vocab.colors if ctx.maybe(0.5) else ctx.vocab.object_attributes)]
+    return [ctx.word(ctx.vocab.colors if ctx.maybe(0.5) else ctx.vocab.object_attributes)]
 
 
 def _with_article(words: list[str]) -> list[str]:
@@ -395,7 +457,7 @@ def _wear(ctx: _Context) -> list[str]:
 
 def _person_noun(ctx: _Context) -> list[str]:
     noun = ctx.noun(ctx.vocab.people, countable=True)
-    modifier = [ctx.rng.choice(ctx.vocab.person_attributes)] if ctx.maybe(0.3) else []
+    modifier = [ctx.word(ctx.vocab.person_attributes)] if ctx.maybe(0.3) else []
     return modifier + noun.singular.split()
 
 
@@ -416,9 +478,13 @@ def _people(ctx: _Context) -> list[str]:
 
 
 def _place_words(ctx: _Context, determiner: str | None = None) -> tuple[list[str], str]:
-    place = ctx.rng.choice(ctx.vocab.places)
+    word = ctx.open_word()
+    if word is not None:
+        place = Place(Noun(word, pluralize(word)), ctx.rng.choice(("in", "on", "at", "near")))
+    else:
+        place = ctx.rng.choice(ctx.vocab.places)
     ctx.used.add(place.noun.singular)
-    modifier = [ctx.rng.choice(ctx.vocab.place_attributes)] if ctx.maybe(0.3) else []
+    modifier = [ctx.word(ctx.vocab.place_attributes)] if ctx.maybe(0.3) else []
     words = modifier + place.noun.singular.split()
     if determiner is None:
         determiner = "the" if ctx.maybe(0.4) else indefinite_article(words[0])
@@ -447,7 +513,10 @@ def _pp(ctx: _Context) -> list[str]:
     return [*preposition.split(), *_obj_sg(ctx)]
 
 
-def _action(ctx: _Context):
+def _action(ctx: _Context) -> Action:
+    word = ctx.open_word()
+    if word is not None:
+        return Action(word, word)
     for _ in range(20):
         action = ctx.rng.choice(ctx.vocab.actions)
         if action.ing not in ctx.used:
@@ -465,7 +534,7 @@ def _act_base(ctx: _Context) -> list[str]:
 
 
 def _attr(ctx: _Context) -> list[str]:
-    return [ctx.rng.choice(ctx.vocab.colors if ctx.maybe(0.6) else ctx.vocab.object_attributes)]
+    return [ctx.word(ctx.vocab.colors if ctx.maybe(0.6) else ctx.vocab.object_attributes)]
 
 
 def _food(ctx: _Context) -> list[str]:
@@ -539,9 +608,14 @@ def parse_template(template: str) -> tuple[tuple[str, str, int], ...]:
     return tuple(parts)
 
 
-def render_template(template: str, rng: random.Random, vocab: Vocabulary) -> tuple[list[str], list[int]]:
-    """Fill a template: the prompt's words and their labels."""
-    ctx = _Context(rng, vocab)
+def render_template(
+    template: str, rng: random.Random, vocab: Vocabulary, open_words: tuple[str, ...] = (), open_rate: float = 0.0
+) -> tuple[list[str], list[int]]:
+    """Fill a template: the prompt's words and their labels.
+
+    With `open_rate > 0`, each noun, attribute, place and action slot takes a word of `open_words`
+    with that probability instead of one of the vocabulary's."""
+    ctx = _Context(rng, vocab, open_words=open_words, open_rate=open_rate)
     words: list[str] = []
     labels: list[int] = []
     for kind, text, label in parse_template(template):
@@ -582,12 +656,22 @@ def _finish(words: list[str], rng: random.Random) -> list[str]:
     return words
 
 
-def generate_records(n: int, seed: int = 0, split: str = "train") -> list[dict]:
-    """`n` labelled prompts of one split, the same for the same `(n, seed, split)`.
+def generate_records(n: int, seed: int = 0, split: str = "train", open_vocabulary_rate: float = 0.0) -> list[dict]:
+    """`n` labelled prompts of one split, the same for the same `(n, seed, split, open_vocabulary_rate)`.
 
     Each record: `id`, `prompt`, `positive`, `negative`, `words`, `labels` (one per word) and, for
     analysis, `construction` and `template` (the template it was rendered from).
+
+    `open_vocabulary_rate` (TRAIN only): the probability that a noun, attribute, place or action slot
+    takes a word of `negation_vocab.open_vocabulary()` (CLIP's long tail, held-out words excluded), so
+    a tagger trained on the records learns the frames, not the words ("a kitchen without a
+    saxophone", "a bulgaria that is not fluffy").
     """
+    if not 0.0 <= open_vocabulary_rate <= 1.0:
+        raise ValueError(f"open_vocabulary_rate must be in [0, 1], got {open_vocabulary_rate}")
+    if open_vocabulary_rate and split != "train":
+        raise ValueError("open_vocabulary_rate is for the train split only: the held-out split keeps its own nouns")
+    open_words = open_vocabulary() if open_vocabulary_rate else ()
     table = templates_for(split)
     vocab = get_vocabulary(split)
     rng = random.Random(f"negclip-negation-{split}-{seed}")
@@ -599,7 +683,7 @@ def generate_records(n: int, seed: int = 0, split: str = "train") -> list[dict]:
     for i in range(n):
         construction = rng.choices(names, cum_weights=cum_weights)[0]
         template = rng.choice(table[construction])
-        words, labels = render_template(template, rng, vocab)
+        words, labels = render_template(template, rng, vocab, open_words, open_vocabulary_rate)
         words = _finish(words, rng)
         positive, negative = split_words(words, labels)
         records.append(

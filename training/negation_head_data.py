@@ -4,6 +4,8 @@ Sources (all as `words` + `labels` columns, -100 for words the loss ignores):
 - the synthetic generator (`negation_data`), train split only;
 - NegBench VOC2007's train part with partial labels (only the gold object words), when the shared
   data folder is present; its evaluation part is never trained on;
+- *SEM 2012 CD-SCO's training split (fiction) with partial labels mapped to the prompt convention
+  (`cdsco_partial_labels`), when the shared data folder is present; its test split is never trained on;
 - optional shapes-world negated captions, so a head on a shapes-world CLIP knows that world's words.
 """
 
@@ -17,11 +19,13 @@ from datasets import Dataset, Features, Sequence, Value, concatenate_datasets
 
 from .negation_captions import sample_negated_caption
 from .negation_data import generate_records
-from .negation_real_data import read_negbench_voc2007
+from .negation_real_data import read_cdsco, read_negbench_voc2007
 from .shapes_world import affirmative_caption, caption_words, sample_scenes
 from .token_labels import tokenize_and_align
 
 WORD_COLUMNS = ("words", "labels")
+AFFIRMED, CUE, NEGATED, IGNORE_INDEX = 0, 1, 2, -100
+CDSCO_SCOPE_MODES = ("after_cue", "ignore")
 
 
 def as_word_dataset(rows: list[dict]) -> Dataset:
@@ -30,14 +34,51 @@ def as_word_dataset(rows: list[dict]) -> Dataset:
     return Dataset.from_dict({k: [r[k] for r in rows] for k in WORD_COLUMNS}, features=features)
 
 
-def synthetic_rows(n: int, seed: int, split: str) -> list[dict]:
-    return [{"words": r["words"], "labels": r["labels"]} for r in generate_records(n, seed, split)]
+def synthetic_rows(n: int, seed: int, split: str, open_vocabulary_rate: float = 0.0) -> list[dict]:
+    return [{"words": r["words"], "labels": r["labels"]} for r in generate_records(n, seed, split, open_vocabulary_rate)]
 
 
 def negbench_rows(split: str, data_dir: str | None = None) -> list[dict]:
     """NegBench captions of one part ("train" or "eval") whose gold objects were all located."""
     records = read_negbench_voc2007(data_dir)
     return [r for r in records if r["split"] == split and not r["unlocated_objects"]]
+
+
+def cdsco_partial_labels(sentence: dict, scope: str = "after_cue") -> list[int]:
+    """CD-SCO annotations as labels of the prompt convention, where the two conventions agree.
+
+    - a word that is a whole negation cue ("not", "n't", "no", "never", "without") -> 1; a word
+      holding an affix cue ("un" of "unhappy") -> -100: a prompt's "an unhappy man" stays affirmed;
+    - a scope word after its negation's cue -> 2 with `scope="after_cue"` ("could not [think of
+      Beecher]", "There is no [indication]"); scope words before the cue (the subject, the
+      auxiliary: "[I] [could] not") -> -100, as the prompt convention affirms the subject ("a man
+      who is not smiling") or makes the auxiliary part of the cue; `scope="ignore"` -> -100 for all;
+    - every other word, and every word of a sentence without negation -> 0.
+    A word with two readings keeps the safest: a cue, else ignored, else negated.
+    """
+    if scope not in CDSCO_SCOPE_MODES:
+        raise ValueError(f"scope must be one of {CDSCO_SCOPE_MODES}, got {scope!r}")
+    words = sentence["words"]
+    cue, ignored, negated = set(), set(), set()
+    for negation in sentence["negations"]:
+        cue_positions = [i for i, part in enumerate(negation["cue"]) if part]
+        for i in cue_positions:
+            (cue if negation["cue"][i].lower() == words[i].lower() else ignored).add(i)
+        first_cue = min(cue_positions, default=len(words))
+        for i, part in enumerate(negation["scope"]):
+            if part:
+                (negated if scope == "after_cue" and i > first_cue else ignored).add(i)
+    return [
+        CUE if i in cue else IGNORE_INDEX if i in ignored else NEGATED if i in negated else AFFIRMED
+        for i in range(len(words))
+    ]
+
+
+def cdsco_rows(split: str = "train", scope: str = "after_cue", data_dir: str | None = None) -> list[dict]:
+    """CD-SCO sentences of one split ("train" or "dev"; never "test") with `cdsco_partial_labels`."""
+    if split == "test":
+        raise ValueError("CD-SCO test is the yardstick: never train on it")
+    return [{"words": s["words"], "labels": cdsco_partial_labels(s, scope)} for s in read_cdsco(split, data_dir)]
 
 
 def world_caption_rows(n: int, seed: int) -> list[dict]:
@@ -55,15 +96,34 @@ def world_caption_rows(n: int, seed: int) -> list[dict]:
 
 
 def build_head_training_set(
-    num_synthetic: int, seed: int, use_negbench: bool = True, num_world_captions: int = 0, data_dir: str | None = None
+    num_synthetic: int,
+    seed: int,
+    use_negbench: bool = True,
+    num_world_captions: int = 0,
+    data_dir: str | None = None,
+    open_vocabulary_rate: float = 0.0,
+    num_negbench: int | None = None,
+    cdsco_scope: str | None = None,
 ) -> tuple[Dataset, dict[str, int]]:
-    """The shuffled union of the sources and how many rows each gave."""
-    parts = {"synthetic": synthetic_rows(num_synthetic, seed, "train")}
+    """The shuffled union of the sources and how many rows each gave.
+
+    `num_negbench` caps the NegBench rows (a seeded sample; None keeps all); `cdsco_scope` adds
+    CD-SCO's training split with that scope mode (None leaves it out). Sources whose files are absent
+    give no rows."""
+    parts = {"synthetic": synthetic_rows(num_synthetic, seed, "train", open_vocabulary_rate)}
     if use_negbench:
         try:
-            parts["negbench_train"] = [{"words": r["words"], "labels": r["labels"]} for r in negbench_rows("train", data_dir)]
+            rows = [{"words": r["words"], "labels": r["labels"]} for r in negbench_rows("train", data_dir)]
         except FileNotFoundError:
-            parts["negbench_train"] = []
+            rows = []
+        if num_negbench is not None and num_negbench < len(rows):
+            rows = random.Random(f"negclip-negbench-{seed}").sample(rows, num_negbench)
+        parts["negbench_train"] = rows
+    if cdsco_scope is not None:
+        try:
+            parts["cdsco_train"] = cdsco_rows("train", cdsco_scope, data_dir)
+        except FileNotFoundError:
+            parts["cdsco_train"] = []
     if num_world_captions:
         parts["world_captions"] = world_caption_rows(num_world_captions, seed)
     counts = {name: len(rows) for name, rows in parts.items()}

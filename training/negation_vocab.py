@@ -10,6 +10,12 @@ HELD-OUT noun as a word sequence ("teddy bear" when "bear" is held out, "riding 
 "horse" is) moves to HELD-OUT, until nothing changes. Nouns that the TRAIN prompt templates spell
 out literally (`TEMPLATE_NOUNS`) are pinned to TRAIN. Attributes (colours, materials, states) are
 shared by both splits: they are not nouns.
+
+`open_vocabulary()` adds the long tail for training: tens of thousands of whole-word tokens of
+CLIP's BPE vocabulary (any noun, verb, name or word piece), minus function words, negation words and
+every word of the HELD-OUT vocabulary. A frozen CLIP that never trained on most words gives them
+near-random embeddings; slots filled with such words teach a tagger to decide by the words around a
+slot (cues, determiners, prepositions), not by the identity of the content word.
 """
 
 from __future__ import annotations
@@ -142,6 +148,21 @@ hugging|hug whistling|whistle stretching|stretch
 TEMPLATE_NOUNS = frozenset(
     """photo picture image scene view knot notebook jersey rope desk sign wall pan stove road queue
     street number platform noodles nose sky shirt notes monitor soup""".split()
+)
+
+# Never open-vocabulary fillers: function words, and words that carry, fake or hedge a negation.
+NON_CONTENT_WORDS = frozenset(
+    """a an the this that these those some any all every each either neither both few many much more most
+    other another such same what which who whom whose where when why how there here it its they them their
+    theirs he him his she her hers we us our ours you your yours me my mine one ones and or but nor so yet
+    for because as if than then though although while whether unless until since of in on at by to from with
+    within without into onto off over under above below behind beside besides between among through across
+    along around about against near after before during except excluding instead rather like unlike via per
+    is are was were be been being am do does did done doing have has had having can could will would shall
+    should may might must not no none nobody nothing nowhere never cannot nope nah non nil zero lack lacks
+    lacked lacking missing miss misses missed absent absence free only also just even still already ever
+    too very quite hardly barely scarcely seldom rarely anything anyone anybody anywhere something someone
+    somebody somewhere everything everyone everybody everywhere yes okay out up down now""".split()
 )
 
 _IRREGULAR_SUFFIX = re.compile(r"(s|x|z|ch|sh)$")
@@ -298,6 +319,30 @@ def _split_vocabularies() -> dict[str, Vocabulary]:
     }
 
 
+_OPEN_WORD = re.compile(r"[a-z]{3,12}")  # lower-case letters only: no names, numbers or "n't"
+
+
+@lru_cache(maxsize=None)
+def open_vocabulary() -> tuple[str, ...]:
+    """Whole-word CLIP BPE tokens of 3 to 12 letters, most frequent first, that are fit as slot fillers.
+
+    Left out: `NON_CONTENT_WORDS`, words with "n't", and every word of a HELD-OUT noun, place or
+    action (also when the filler's plural would be one), so no held-out word enters training.
+    """
+    from .clip_tokenizer import build_clip_vocab_and_merges  # the BPE file; imported here as it is optional
+
+    vocab, _ = build_clip_vocab_and_merges()
+    heldout = get_vocabulary("heldout")
+    texts = [form for noun in heldout.nouns for form in noun.forms]
+    texts += [text for action in heldout.actions for text in (action.ing, action.base)]
+    banned = NON_CONTENT_WORDS | {word for text in texts for word in text.split()}
+    words = (token[: -len("</w>")] for token in sorted(vocab, key=vocab.get) if token.endswith("</w>"))
+    return tuple(
+        word for word in words
+        if _OPEN_WORD.fullmatch(word) and word not in banned and pluralize(word) not in banned
+    )
+
+
 def get_vocabulary(split: str) -> Vocabulary:
     """The TRAIN (`"train"`) or HELD-OUT (`"heldout"`) vocabulary."""
     if split not in ("train", "heldout"):
@@ -305,4 +350,7 @@ def get_vocabulary(split: str) -> Vocabulary:
     return _split_vocabularies()[split]
 
 
-__all__ = ["Action", "Noun", "Place", "Vocabulary", "get_vocabulary", "phrase_pattern", "pluralize", "TEMPLATE_NOUNS"]
+__all__ = [
+    "Action", "NON_CONTENT_WORDS", "Noun", "Place", "TEMPLATE_NOUNS", "Vocabulary", "get_vocabulary", "open_vocabulary",
+    "phrase_pattern", "pluralize",
+]

@@ -7,6 +7,11 @@
 Only the head trains; the saved folder is a NegCLIP checkpoint (remote code, safetensors, processor)
 that loads with `AutoModel.from_pretrained(dir, trust_remote_code=True)`. After training, the head
 and the regex baseline are evaluated on the same held-out data (`evaluate_negation_head`).
+
+The default recipe (5 epochs at 2e-3, batch 128) trains on synthetic prompts whose slots take a word
+of CLIP's long tail 30% of the time (`--open_vocabulary_rate`: a frozen CLIP knows few words, so the
+head must read the frame, not the word), 6,000 NegBench captions (partial labels), CD-SCO's training
+split mapped to the prompt convention (`--cdsco_scope`) and, for a shapes-world CLIP, world captions.
 """
 
 from __future__ import annotations
@@ -18,11 +23,17 @@ from pathlib import Path
 
 from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set_seed
 
-from modeling_negclip import NegCLIPModel
+from modeling_negclip import NegCLIPConfig, NegCLIPModel
 
 from .hub import NegCLIPCardTrainer
 from .evaluate_negation_head import evaluate_head_and_regex, format_head_table
-from .negation_head_data import NegationHeadCollator, as_word_dataset, build_head_training_set, synthetic_rows
+from .negation_head_data import (
+    CDSCO_SCOPE_MODES,
+    NegationHeadCollator,
+    as_word_dataset,
+    build_head_training_set,
+    synthetic_rows,
+)
 
 
 @dataclass
@@ -31,6 +42,11 @@ class HeadModelArguments:
     negation_head_layers: int = field(default=2, metadata={"help": "Bidirectional transformer layers in the head."})
     negation_head_heads: int = field(default=4, metadata={"help": "Attention heads per head layer."})
     negation_head_dropout: float = field(default=0.1, metadata={"help": "Dropout inside the head layers."})
+    negation_head_source_layer: int | None = field(
+        default=NegCLIPConfig.negation_head_source_layer,
+        metadata={"help": "CLIP text layers run before the head reads their states: 0 (embeddings only) up to the "
+                          "text layer count (the last layer, CLIP's final states); fewer is cheaper at inference."},
+    )
 
     def __post_init__(self):
         if self.negation_head_layers < 1:
@@ -42,7 +58,19 @@ class HeadDataArguments:
     num_train: int = field(default=20000, metadata={"help": "Synthetic training prompts (train templates and nouns)."})
     num_heldout: int = field(default=2000, metadata={"help": "Synthetic held-out prompts (unseen templates and nouns)."})
     negation_data_seed: int = field(default=0, metadata={"help": "Seed of the synthetic data."})
+    open_vocabulary_rate: float = field(
+        default=0.3,
+        metadata={"help": "Probability that a synthetic slot takes a word of CLIP's long tail (held-out words excluded)."},
+    )
     use_negbench: bool = field(default=True, metadata={"help": "Add NegBench VOC2007's train part (partial labels) if present."})
+    num_negbench: int | None = field(
+        default=6000, metadata={"help": "Cap on NegBench training captions, a seeded sample (None: all ~15k, which are repetitive)."}
+    )
+    cdsco_scope: str | None = field(
+        default="after_cue",
+        metadata={"help": "Add CD-SCO's training split (if present) with this scope mapping ('after_cue' or 'ignore'); "
+                          "'none' leaves it out."},
+    )
     num_world_captions: int = field(default=0, metadata={"help": "Shapes-world captions to add (for a shapes-world CLIP)."})
     data_dir: str | None = field(default=None, metadata={"help": "Shared data folder (default ../shared/data)."})
     evaluate_after_training: bool = field(default=True, metadata={"help": "Run the head-vs-regex evaluation at the end."})
@@ -50,6 +78,12 @@ class HeadDataArguments:
     def __post_init__(self):
         if self.num_train < 1 or self.num_heldout < 1:
             raise ValueError(f"--num_train and --num_heldout must be >= 1, got {self.num_train}, {self.num_heldout}")
+        if not 0.0 <= self.open_vocabulary_rate <= 1.0:
+            raise ValueError(f"--open_vocabulary_rate must be in [0, 1], got {self.open_vocabulary_rate}")
+        if self.cdsco_scope in (None, "none"):
+            self.cdsco_scope = None
+        elif self.cdsco_scope not in CDSCO_SCOPE_MODES:
+            raise ValueError(f"--cdsco_scope must be one of {CDSCO_SCOPE_MODES} or 'none', got {self.cdsco_scope!r}")
 
 
 @dataclass
@@ -57,7 +91,7 @@ class HeadTrainingArguments(TrainingArguments):
     """TrainingArguments with defaults that train the head in minutes on a CPU."""
 
     learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs over the training prompts."})
+    num_train_epochs: float = field(default=5.0, metadata={"help": "Epochs over the training prompts."})
     per_device_train_batch_size: int = field(default=128, metadata={"help": "Prompts per device per step."})
     per_device_eval_batch_size: int = field(default=256, metadata={"help": "Prompts per device per eval step."})
     warmup_steps: float = field(default=0.05, metadata={"help": "Warmup (a fraction of the steps if < 1)."})
@@ -91,12 +125,21 @@ def main(argv: list[str] | None = None) -> dict:
         negation_head_layers=model_args.negation_head_layers,
         negation_head_heads=model_args.negation_head_heads,
         negation_head_dropout=model_args.negation_head_dropout,
+        negation_head_source_layer=model_args.negation_head_source_layer,
     )
     model.negated_weight.requires_grad_(False)  # fitted later with images (train_polarity_weight)
+    model.null_positive_embeds.requires_grad_(False)
 
     # 3. Data: training prompts from every source; held-out synthetic prompts for the eval loss.
     train_set, counts = build_head_training_set(
-        data_args.num_train, data_args.negation_data_seed, data_args.use_negbench, data_args.num_world_captions, data_args.data_dir
+        data_args.num_train,
+        data_args.negation_data_seed,
+        use_negbench=data_args.use_negbench,
+        num_world_captions=data_args.num_world_captions,
+        data_dir=data_args.data_dir,
+        open_vocabulary_rate=data_args.open_vocabulary_rate,
+        num_negbench=data_args.num_negbench,
+        cdsco_scope=data_args.cdsco_scope,
     )
     eval_set = as_word_dataset(synthetic_rows(data_args.num_heldout, data_args.negation_data_seed, "heldout"))
 
