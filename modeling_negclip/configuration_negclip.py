@@ -37,7 +37,7 @@ class NegCLIPConfig(PretrainedConfig):
             split run the remaining layers.
         negated_weight_init (`float`, *optional*, defaults to 1.0):
             Initial weight `w` of the negated similarity in `logit = scale * (cos(image, positive) - w *
-            cos(image, negated))`. Learned; must be >= 0 (a negated concept never raises a score).
+            (cos(image, negated) - t))`, `t` a learned threshold (0 at first). Learned; must be >= 0.
         freeze_clip (`bool`, *optional*, defaults to `True`):
             Whether the wrapped CLIP's parameters are frozen, so training moves only the head and `w`.
         id2label (`dict[int, str]`, *optional*):

@@ -6,8 +6,9 @@
    from scratch by CLIP's own text encoder (one batched call per part); its full encoding stops at the head's
    source layer. The prompts that are not split continue through CLIP's remaining layers, so each prompt
    costs one text encoding plus, if split, its (shorter) parts.
-3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * cos(image, negated))`, with a
-   learned `w >= 0`. A prompt with no negated token scores exactly as `CLIPModel` scores it. A prompt that
+3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * (cos(image, negated) - t))`, with
+   a learned `w >= 0` and threshold `t` (a negated concept counts against an image by how far its
+   similarity rises above what an absent concept gets). A prompt with no negated token scores exactly as `CLIPModel` scores it. A prompt that
    negates all it names ("no blue square") has an empty positive part; it takes a learned null positive
    embedding, CLIP's empty-prompt embedding until fitted on images with `w`.
 
@@ -187,6 +188,7 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         elif isinstance(module, NegCLIPModel):
             init.constant_(module.negated_weight, self.config.negated_weight_init)
             init.zeros_(module.null_positive_embeds)  # from_clip / from_pretrained set CLIP's empty prompt
+            init.zeros_(module.negated_threshold)
         else:
             super()._init_weights(module)
 
@@ -209,7 +211,10 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
         if "null_positive_embeds" in info["missing_keys"]:  # saved before it existed: the empty prompt, as then
             model.reset_null_positive()
-            info["missing_keys"] = set(info["missing_keys"]) - {"null_positive_embeds"}
+        if "negated_threshold" in info["missing_keys"]:  # saved before it existed: 0, as then
+            with torch.no_grad():
+                model.negated_threshold.zero_()
+        info["missing_keys"] = set(info["missing_keys"]) - {"null_positive_embeds", "negated_threshold"}
         if info["missing_keys"]:
             missing = sorted(info["missing_keys"])
             raise ValueError(
@@ -249,6 +254,8 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         self.clip = CLIPModel._from_config(config.clip_config)
         self.negation_head = NegCLIPNegationHead(config)
         self.negated_weight = nn.Parameter(torch.tensor(float(config.negated_weight_init)))
+        # Similarity to the negated part above which it counts against the image (learned with w; 0 at first).
+        self.negated_threshold = nn.Parameter(torch.tensor(0.0))
         # The positive embedding of a prompt that negates everything it names ("no blue square"): CLIP's
         # embedding of the empty prompt at first (`reset_null_positive`), then learned with `w`.
         self.null_positive_embeds = nn.Parameter(torch.zeros(config.clip_config.projection_dim))
@@ -428,11 +435,12 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         logits = text_embeds @ image_embeds.t()  # (T, I), the same product CLIPModel computes
         rows = is_split.nonzero(as_tuple=True)[0]  # only split prompts pay for the negated product
         if len(rows):
-            negated = negated_text_embeds[rows] @ image_embeds.t()  # (S, I)
+            # Evidence that the negated concept is present: its similarity above the threshold t.
+            negated = negated_text_embeds[rows] @ image_embeds.t() - self.negated_threshold  # (S, I)
             logits = logits.index_put((rows,), logits[rows] - self.negated_weight.clamp(min=0) * negated)
-        elif self.negated_weight.requires_grad or self.null_positive_embeds.requires_grad:
-            # Keep w and the null positive in the graph (zero gradient), as DDP and backward expect.
-            logits = logits + 0.0 * (self.negated_weight + self.null_positive_embeds.sum())
+        elif any(p.requires_grad for p in (self.negated_weight, self.negated_threshold, self.null_positive_embeds)):
+            # Keep the polarity parameters in the graph (zero gradient), as DDP and backward expect.
+            logits = logits + 0.0 * (self.negated_weight + self.negated_threshold + self.null_positive_embeds.sum())
         return logits * self.clip.logit_scale.exp()
 
     def forward(

@@ -41,7 +41,7 @@ def test_wrapping_keeps_clip_weights_and_freezes_them(tiny_clip):
     for name, value in tiny_clip.state_dict().items():
         assert torch.equal(model.clip.state_dict()[name], value), name
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
-    assert trainable == {"negation_head", "negated_weight", "null_positive_embeds"}
+    assert trainable == {"negation_head", "negated_weight", "negated_threshold", "null_positive_embeds"}
     assert NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2, freeze_clip=False).clip.logit_scale.requires_grad
 
 
@@ -308,3 +308,16 @@ def test_null_positive_is_learned_with_the_weight(tiny_clip, tokenizer, pixels, 
         out.loss.backward()  # without any split prompt both stay in the graph with a zero gradient
         assert model.null_positive_embeds.grad is not None and model.negated_weight.grad is not None
         assert bool(model.null_positive_embeds.grad.abs().sum() > 0) == has_grad
+
+
+def test_threshold_moves_only_split_prompts_by_w_times_t(tiny_clip, tokenizer, pixels, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    batch = tokenizer(["a cat without hats", "a photo of a cat"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        model.negated_weight.fill_(0.5)
+        before = model(**batch, pixel_values=pixels).logits_per_text
+        model.negated_threshold.fill_(0.2)
+        after = model(**batch, pixel_values=pixels).logits_per_text
+    scale = model.clip.logit_scale.exp()
+    torch.testing.assert_close(after[0] - before[0], (scale * 0.5 * 0.2).expand(pixels.shape[0]))
+    torch.testing.assert_close(after[1], before[1], rtol=0, atol=0)

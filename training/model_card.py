@@ -44,6 +44,7 @@ def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_r
         model_name=Path(repo_id or checkpoint_dir).name,
         model_index=model_index(results),
         negated_weight=model.negated_weight.item(),
+        negated_threshold=model.negated_threshold.item(),
         repo_or_path=repo_id or str(Path(checkpoint_dir).resolve()),
         clip_parameters=sum(p.numel() for p in model.clip.parameters()),
         trainable_parameters=trainable,

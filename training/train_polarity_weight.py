@@ -6,9 +6,9 @@
 Each image comes with a true caption (affirmative or negated) and a hard negative: a negated caption
 that negates an object the image shows, or an affirmative one naming an absent look-alike. The loss
 is image->text cross-entropy over all captions of the batch plus text->image over the true ones, on
-NegCLIP's dual-polarity logits. Only `w` and the null positive (the positive embedding of prompts
-like "no blue square", which negate all they name) learn: `w` pushes down captions whose negated
-object is present, the null positive places "no X" against affirmative captions.
+NegCLIP's dual-polarity logits. Only `w`, the threshold `t` and the null positive (the positive
+embedding of prompts like "no blue square", which negate all they name) learn: `w` and `t` push down
+captions whose negated object is present, the null positive places "no X" against affirmative ones.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class PolarityTrainingArguments(TrainingArguments):
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
     save_strategy: str = field(default="no", metadata={"help": "A one-parameter fit needs no checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "The collator reads the raw columns."})
-    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "w and the null positive always get a gradient."})
+    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "w, t and the null positive always get a gradient."})
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -82,11 +82,12 @@ def main(argv: list[str] | None = None) -> float:
     args, training_args = parser.parse_args_into_dataclasses(args=argv)
     set_seed(training_args.seed)
 
-    # 2. The model: everything frozen but the polarity weight and the null positive.
+    # 2. The model: everything frozen but the polarity weight, its threshold and the null positive.
     model = NegCLIPModel.from_pretrained(args.negclip_model)
     model.requires_grad_(False)
     model.negated_weight.requires_grad_(True)
     model.null_positive_embeds.requires_grad_(True)
+    model.negated_threshold.requires_grad_(True)
     processor = AutoProcessor.from_pretrained(args.negclip_model)
 
     # 3. Images with a true caption and a hard negative each.

@@ -1,0 +1,35 @@
+"""The main job's own logic: argument checks and its CPU thread choice (the stages have their own tests)."""
+
+import pytest
+import torch
+from transformers import HfArgumentParser
+
+from training.quickstart import QuickstartArguments, set_cpu_threads
+
+
+@pytest.fixture()
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_lone_cpu_process_uses_every_core(monkeypatch, restore_threads):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    torch.set_num_threads(1)  # what accelerate launch's OMP_NUM_THREADS=1 leaves
+    assert set_cpu_threads(None) == 3 and torch.get_num_threads() == 3
+    assert set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+
+
+def test_distributed_or_gpu_runs_keep_their_threads(monkeypatch, restore_threads):
+    torch.set_num_threads(1)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert set_cpu_threads(None) == 1 and torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("bad", [["--num_threads", "0"], ["--image_size", "16"], ["--num_eval_scenes", "5"]])
+def test_bad_arguments_are_refused(bad):
+    with pytest.raises(ValueError, match=bad[0].lstrip("-")):
+        HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(args=bad)
