@@ -132,3 +132,28 @@ def test_polarity_script_push_uploads_negclip_checkpoint_and_card(tiny_clip_dir,
     assert {"config.json", "model.safetensors", "modeling_negclip.py", "tokenizer.json", "README.md"} <= set(upload["files"])
     assert upload["config"]["model_type"] == "negclip"
     assert "pipeline_tag: zero-shot-image-classification" in upload["card"]
+
+
+@pytest.mark.parametrize("script", ["base", "conclip"])
+def test_clip_scripts_push_a_standard_clip_with_processor_and_card(script, tmp_path, hub_calls, monkeypatch):
+    """The base CLIP and the CoN-CLIP-style baseline push plain CLIP checkpoints (the Trainer's own card)."""
+    from tests.test_train_base_clip import TINY_ARGS
+    from training import train_base_clip, train_conclip_baseline
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    push = ["--push_to_hub", "--hub_model_id", REPO_ID, "--report_to", "none"]
+    no_eval = ["--num_eval_scenes", "0", "--num_zero_shot_images", "0"]
+    base_dir = tmp_path / "base"
+    train_base_clip.main([*TINY_ARGS, *no_eval, "--max_steps", "1", "--output_dir", str(base_dir),
+                          *(push if script == "base" else [])])
+    if script == "conclip":
+        train_conclip_baseline.main([
+            "--base_model_dir", str(base_dir), "--output_dir", str(tmp_path / "conclip"), "--num_train_scenes", "16",
+            "--per_device_train_batch_size", "8", "--max_steps", "1", *no_eval, "--evaluate_base", "false", *push,
+        ])  # fmt: skip
+    assert hub_calls["created"] == [REPO_ID]
+    upload = hub_calls["uploaded"][-1]
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "processor_config.json", "README.md"):
+        assert name in upload["files"], name
+    assert upload["config"]["model_type"] == "clip" and "auto_map" not in upload["config"]
+    assert upload["card"].startswith("---") and "library_name: transformers" in upload["card"]
