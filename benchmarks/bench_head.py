@@ -19,19 +19,15 @@ import torch
 from benchmarks.common import (
     add_common_arguments,
     build_models,
-    environment,
     head_arguments,
     judged_ms,
     make_prompts,
     markdown_table,
     prompt_width,
-    settings,
-    setup_run,
+    run_benchmark,
     time_interleaved,
     tokenize,
-    write_json,
 )
-from training.clip_tokenizer import load_clip_tokenizer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -94,19 +90,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None, tokenizer=None) -> dict[str, Any]:
     """Run with command-line `argv`; `tokenizer` defaults to the offline CLIP tokenizer. Returns the JSON payload."""
-    # 1. Arguments, device, tokenizer.
-    args = parse_args(argv)
-    device = setup_run(args)
-    tokenizer = tokenizer or load_clip_tokenizer()
-    # 2. Each config: the head alone on precomputed text states, beside the text encoder.
-    rows = []
-    for config_name in args.configs:
-        rows += bench_config(config_name, args, tokenizer, device)
-    # 3. Report.
-    payload = {"benchmark": "negation_head", "environment": environment(device), "settings": settings(args), "results": rows}
-    write_json(args.out, payload)
-    print_table(rows)
-    return payload
+    return run_benchmark("negation_head", parse_args(argv), tokenizer, bench_config, print_table)
 
 
 if __name__ == "__main__":

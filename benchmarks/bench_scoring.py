@@ -19,25 +19,20 @@ import torch
 
 from benchmarks.common import (
     NEGATED_FRACTIONS,
+    RATIO_COLUMNS,
     ScriptedNegationTags,
     add_common_arguments,
     build_models,
     clock_note,
     comparison,
-    environment,
-    goal_text,
-    judged_ms,
     make_prompts,
     markdown_table,
     prompt_width,
     rule_tags,
-    settings,
-    setup_run,
+    run_benchmark,
     time_interleaved,
     tokenize,
-    write_json,
 )
-from training.clip_tokenizer import load_clip_tokenizer
 
 DEFAULT_BATCH_SIZES = {"tiny": (1, 2), "small": (1, 32, 256), "b32": (1, 32)}
 
@@ -118,36 +113,12 @@ def check_text(clip, model, tagger, input_ids, attention_mask, logits) -> dict[s
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(clock_note(rows))
-    print(markdown_table(rows, [
-        ("config", lambda r: r["config"]),
-        ("batch", lambda r: r["batch_size"]),
-        ("negated", lambda r: f"{r['negated_fraction']:.0%} ({r['split_prompts']})"),
-        ("CLIP ms", lambda r: judged_ms(r["clip"])),
-        ("NegCLIP ms", lambda r: judged_ms(r["negclip"])),
-        ("ratio", lambda r: r["ratio"]),
-        ("ratio wall", lambda r: r["ratio_wall"]),
-        ("CLIP peak MB", lambda r: r["clip"]["peak_mem_mb"]),
-        ("NegCLIP peak MB", lambda r: r["negclip"]["peak_mem_mb"]),
-        ("rounds", lambda r: len(r["clip"]["times_ms"])),
-        ("goal", lambda r: goal_text(r["ratio"], r["goal"])),
-    ]))
+    print(markdown_table(rows, [("config", lambda r: r["config"]), ("batch", lambda r: r["batch_size"]), *RATIO_COLUMNS]))
 
 
 def main(argv: list[str] | None = None, tokenizer=None) -> dict[str, Any]:
     """Run with command-line `argv`; `tokenizer` defaults to the offline CLIP tokenizer. Returns the JSON payload."""
-    # 1. Arguments, device, tokenizer.
-    args = parse_args(argv)
-    device = setup_run(args)
-    tokenizer = tokenizer or load_clip_tokenizer()
-    # 2. Each config: build CLIP and NegCLIP on one set of weights, time them alternately.
-    rows = []
-    for config_name in args.configs:
-        rows += bench_config(config_name, args, tokenizer, device)
-    # 3. Report.
-    payload = {"benchmark": "scoring", "environment": environment(device), "settings": settings(args), "results": rows}
-    write_json(args.out, payload)
-    print_table(rows)
-    return payload
+    return run_benchmark("scoring", parse_args(argv), tokenizer, bench_config, print_table)
 
 
 if __name__ == "__main__":

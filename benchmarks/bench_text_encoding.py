@@ -23,15 +23,14 @@ import torch
 
 from benchmarks.common import (
     NEGATED_FRACTIONS,
+    RATIO_COLUMNS,
     ScriptedNegationTags,
     add_common_arguments,
     build_models,
     clock_note,
     comparison,
     environment,
-    goal_text,
     head_arguments,
-    judged_ms,
     make_prompts,
     markdown_table,
     prompt_width,
@@ -179,19 +178,7 @@ def _pad(tensor: torch.Tensor, width: int, value: int) -> torch.Tensor:
 
 def print_tables(rows: list[dict[str, Any]], breakdowns: list[dict[str, Any]]) -> None:
     print(clock_note(rows))
-    print(markdown_table(rows, [
-        ("config", lambda r: r["config"]),
-        ("queries", lambda r: r["queries"]),
-        ("negated", lambda r: f"{r['negated_fraction']:.0%} ({r['split_prompts']})"),
-        ("CLIP ms", lambda r: judged_ms(r["clip"])),
-        ("NegCLIP ms", lambda r: judged_ms(r["negclip"])),
-        ("ratio", lambda r: r["ratio"]),
-        ("ratio wall", lambda r: r["ratio_wall"]),
-        ("CLIP peak MB", lambda r: r["clip"]["peak_mem_mb"]),
-        ("NegCLIP peak MB", lambda r: r["negclip"]["peak_mem_mb"]),
-        ("rounds", lambda r: len(r["clip"]["times_ms"])),
-        ("goal", lambda r: goal_text(r["ratio"], r["goal"])),
-    ]))
+    print(markdown_table(rows, [("config", lambda r: r["config"]), ("queries", lambda r: r["queries"]), *RATIO_COLUMNS]))
     for item in breakdowns:
         steps = item["steps_ms"]
         total = steps["whole get_text_polarity_features + scoring"]

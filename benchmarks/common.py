@@ -46,6 +46,7 @@ from transformers import CLIPConfig, CLIPModel
 
 from modeling_negclip import NegCLIPModel
 from modeling_negclip.configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID
+from training.clip_tokenizer import load_clip_tokenizer
 
 CONFIG_NAMES = ("tiny", "small", "b32")
 NEGATED_FRACTIONS = (0.0, 0.5, 1.0)
@@ -53,24 +54,24 @@ NEGATED_FRACTIONS = (0.0, 0.5, 1.0)
 # ---- model configs ----
 
 
+def _two_tower_config(width: int, mlp: int, layers: int, heads: int, image_size: int, projection_dim: int) -> CLIPConfig:
+    """Both towers with the same width and depth, patch 8, CLIP's 77 text positions."""
+    tower = dict(hidden_size=width, intermediate_size=mlp, num_hidden_layers=layers, num_attention_heads=heads)
+    return CLIPConfig(
+        text_config={**tower, "max_position_embeddings": 77},
+        vision_config={**tower, "image_size": image_size, "patch_size": 8},
+        projection_dim=projection_dim,
+    )
+
+
 def tiny_config() -> CLIPConfig:
     """The tests' tiny CLIP (hidden 32, 2 layers, 32 px images) with the real 49,408-token vocabulary."""
-    layers = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
-    return CLIPConfig(
-        text_config={**layers, "max_position_embeddings": 77},
-        vision_config={**layers, "image_size": 32, "patch_size": 8},
-        projection_dim=16,
-    )
+    return _two_tower_config(width=32, mlp=64, layers=2, heads=2, image_size=32, projection_dim=16)
 
 
 def small_offline_config() -> CLIPConfig:
     """A small CLIP like the offline base: hidden 128, 4 layers per tower, 48 px images, patch 8."""
-    layers = dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4)
-    return CLIPConfig(
-        text_config={**layers, "max_position_embeddings": 77},
-        vision_config={**layers, "image_size": 48, "patch_size": 8},
-        projection_dim=128,
-    )
+    return _two_tower_config(width=128, mlp=512, layers=4, heads=4, image_size=48, projection_dim=128)
 
 
 def clip_b32_config() -> CLIPConfig:
@@ -481,6 +482,38 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[tuple[str, Callable
     for row in rows:
         lines.append("| " + " | ".join(_cell(getter(row)) for _, getter in columns) + " |")
     return "\n".join(lines)
+
+
+# The columns every NegCLIP-vs-CLIP ratio table ends with, after its own leading ones.
+RATIO_COLUMNS: list[tuple[str, Callable[[dict[str, Any]], Any]]] = [
+    ("negated", lambda r: f"{r['negated_fraction']:.0%} ({r['split_prompts']})"),
+    ("CLIP ms", lambda r: judged_ms(r["clip"])),
+    ("NegCLIP ms", lambda r: judged_ms(r["negclip"])),
+    ("ratio", lambda r: r["ratio"]),
+    ("ratio wall", lambda r: r["ratio_wall"]),
+    ("CLIP peak MB", lambda r: r["clip"]["peak_mem_mb"]),
+    ("NegCLIP peak MB", lambda r: r["negclip"]["peak_mem_mb"]),
+    ("rounds", lambda r: len(r["clip"]["times_ms"])),
+    ("goal", lambda r: goal_text(r["ratio"], r["goal"])),
+]
+
+
+def run_benchmark(
+    name: str,
+    args: argparse.Namespace,
+    tokenizer,
+    bench_config: Callable[..., list[dict[str, Any]]],
+    print_table: Callable[[list[dict[str, Any]]], None],
+) -> dict[str, Any]:
+    """The shared `main`: device, each config's rows from `bench_config(config_name, args, tokenizer, device)`,
+    the JSON payload (written to `args.out`) and the printed table. `tokenizer` None: the offline CLIP one."""
+    device = setup_run(args)
+    tokenizer = tokenizer or load_clip_tokenizer()
+    rows = [row for config_name in args.configs for row in bench_config(config_name, args, tokenizer, device)]
+    payload = {"benchmark": name, "environment": environment(device), "settings": settings(args), "results": rows}
+    write_json(args.out, payload)
+    print_table(rows)
+    return payload
 
 
 def _cell(value: Any) -> str:

@@ -28,7 +28,7 @@ def model_index(results: dict, model_name: str = "NegCLIP") -> str:
         lines += [
             "  - task:", "      type: zero-shot-image-classification",
             "    dataset:", "      name: shapes-world negation benchmark (held-out)", "      type: negclip-shapes-world",
-            "    metrics:", f"    - type: accuracy", f"      name: {group} {metric}", f"      value: {value:.4f}",
+            "    metrics:", "    - type: accuracy", f"      name: {group} {metric}", f"      value: {value:.4f}",
         ]
     return "\n".join(lines) if lines else "  []"
 

@@ -104,12 +104,30 @@ class ModelArguments:
 
 
 @dataclass
-class DataArguments:
-    """The shapes-world training set, its captions, and the held-out check."""
+class WorldDataArguments:
+    """Shapes-world training scenes and the held-out check, shared by this script and the CoN-CLIP baseline."""
 
     num_train_scenes: int = field(default=16000, metadata={"help": "Number of training scenes (rendered once)."})
     train_seed: int = field(default=DEFAULT_TRAIN_SEED, metadata={"help": "World seed of the training scenes."})
     eval_seed: int = field(default=DEFAULT_EVAL_SEED, metadata={"help": "World seed of the held-out scenes."})
+    num_eval_scenes: int = field(
+        default=500, metadata={"help": "Held-out scenes for retrieval R@1 and negation pairs (0 skips the check)."}
+    )
+    num_zero_shot_images: int = field(
+        default=360, metadata={"help": "Held-out one-object images for 36-class zero-shot accuracy (0 skips it)."}
+    )
+
+    def __post_init__(self):
+        if self.num_train_scenes < 1:
+            raise ValueError(f"num_train_scenes must be >= 1, got {self.num_train_scenes}")
+        if self.num_eval_scenes < 0 or self.num_zero_shot_images < 0:
+            raise ValueError("num_eval_scenes and num_zero_shot_images must be >= 0")
+
+
+@dataclass
+class DataArguments(WorldDataArguments):
+    """The shapes-world training set, its captions, and the held-out check."""
+
     caption_mode: str = field(
         default="fresh",
         metadata={"help": "'fresh': a new affirmative caption per scene at every batch; 'fixed': the dataset's one."},
@@ -121,22 +139,13 @@ class DataArguments:
             "so that shape, not just colour, tells captions apart. A step sees batch size x (1 + shape_twins) images."
         },
     )
-    num_eval_scenes: int = field(
-        default=500, metadata={"help": "Held-out scenes for retrieval R@1 and negation pairs (0 skips the check)."}
-    )
-    num_zero_shot_images: int = field(
-        default=360, metadata={"help": "Held-out one-object images for 36-class zero-shot accuracy (0 skips it)."}
-    )
     tokenizer_cache_dir: str | None = field(
         default=None,
         metadata={"help": "Where the offline CLIP tokenizer is built and cached (default ~/.cache/negclip)."},
     )
 
     def __post_init__(self):
-        if self.num_train_scenes < 1:
-            raise ValueError(f"num_train_scenes must be >= 1, got {self.num_train_scenes}")
-        if self.num_eval_scenes < 0 or self.num_zero_shot_images < 0:
-            raise ValueError("num_eval_scenes and num_zero_shot_images must be >= 0")
+        super().__post_init__()
         if self.caption_mode not in CAPTION_MODES:
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got '{self.caption_mode}'")
         if not 0.0 <= self.shape_twins <= 1.0:

@@ -31,8 +31,14 @@ from torch.nn import functional as F
 from transformers import AutoProcessor, CLIPModel, set_seed
 
 from .contrastive import gather_features
-from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
-from .train_base_clip import ClipTrainingArguments, GlobalBatchClipTrainer, evaluate_world, parse_args
+from .shapes_world import build_world_dataset
+from .train_base_clip import (
+    ClipTrainingArguments,
+    GlobalBatchClipTrainer,
+    WorldDataArguments,
+    evaluate_world,
+    parse_args,
+)
 from .world_data import HardNegativeCollator
 
 logger = logging.getLogger(__name__)
@@ -58,32 +64,21 @@ class ConclipModelArguments:
 
 
 @dataclass
-class ConclipDataArguments:
+class ConclipDataArguments(WorldDataArguments):
     """Training scenes, the caption mix, and the held-out check."""
 
     num_train_scenes: int = field(default=8000, metadata={"help": "Number of training scenes (rendered once)."})
-    train_seed: int = field(default=DEFAULT_TRAIN_SEED, metadata={"help": "World seed of the training scenes."})
-    eval_seed: int = field(default=DEFAULT_EVAL_SEED, metadata={"help": "World seed of the held-out scenes."})
     affirmative_prob: float = field(
         default=0.5, metadata={"help": "Share of affirmative positives; the rest are true negated captions."}
-    )
-    num_eval_scenes: int = field(
-        default=500, metadata={"help": "Held-out scenes for retrieval R@1 and negation pairs (0 skips the check)."}
-    )
-    num_zero_shot_images: int = field(
-        default=360, metadata={"help": "Held-out one-object images for 36-class zero-shot accuracy (0 skips it)."}
     )
     evaluate_base: bool = field(
         default=True, metadata={"help": "Also run the held-out check on the base model, before training."}
     )
 
     def __post_init__(self):
-        if self.num_train_scenes < 1:
-            raise ValueError(f"num_train_scenes must be >= 1, got {self.num_train_scenes}")
+        super().__post_init__()
         if not 0.0 <= self.affirmative_prob <= 1.0:
             raise ValueError(f"affirmative_prob must be in [0, 1], got {self.affirmative_prob}")
-        if self.num_eval_scenes < 0 or self.num_zero_shot_images < 0:
-            raise ValueError("num_eval_scenes and num_zero_shot_images must be >= 0")
 
 
 @dataclass
