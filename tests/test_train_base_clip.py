@@ -17,7 +17,7 @@ from training.train_base_clip import (
     main,
     parse_args,
 )
-from training.world_data import WorldCaptionCollator, build_clip_processor, shape_twin
+from training.world_data import WorldCaptionCollator, build_clip_processor
 
 TINY_ARGS = [
     "--num_train_scenes", "32", "--image_size", "32", "--patch_size", "8", "--projection_dim", "16",
@@ -71,7 +71,7 @@ def test_arguments_load_from_json(tmp_path):
         ["--caption_mode", "sometimes"],
         ["--num_train_scenes", "0"],
         ["--remove_unused_columns", "true"],
-        ["--shape_twins", "1.5"],
+        ["--partial_caption_prob", "1.5"],
     ],
 )
 def test_parser_rejects_bad_values(tmp_path, bad):
@@ -103,21 +103,23 @@ def test_collator_batches_are_forward_arguments():
     assert torch.equal(batch["pixel_values"], full)
 
 
-def test_shape_twins_change_only_shapes():
-    rng = random.Random(0)
-    for scene in sample_scenes(50, seed=3):
-        twin = shape_twin(scene, rng)
-        assert len(twin.objects) == len(scene.objects)
-        for a, b in zip(scene.objects, twin.objects):
-            assert a.shape != b.shape and (a.colour, a.size, a.x, a.y) == (b.colour, b.size, b.x, b.y)
-        assert len({(o.shape, o.colour) for o in twin.objects}) == len(twin.objects)
-
+def test_partial_captions_name_a_proper_part_of_multi_object_scenes():
     processor = build_clip_processor(load_clip_tokenizer(), 32)
-    dataset = build_world_dataset(6, seed=5, image_size=32)
-    rows = [{**row, "image": image} for row, image in zip(dataset.to_list(), dataset["image"])]
-    batch = WorldCaptionCollator(processor, shape_twins=0.5, seed=0)(rows)
-    assert batch["pixel_values"].shape == (9, 3, 32, 32) and batch["input_ids"].shape[0] == 9
-    images, captions = WorldCaptionCollator(processor, shape_twins=1.0, seed=0).twins(rows)
-    assert len(images) == len(captions) == 6 and images[0].size == (32, 32)
-    with pytest.raises(ValueError):
-        WorldCaptionCollator(processor, shape_twins=2.0)
+    collator = WorldCaptionCollator(processor, partial_caption_prob=1.0, seed=0)
+    rng = random.Random(0)
+    sizes = set()
+    for scene in sample_scenes(200, seed=3):
+        part = collator.captioned_scene(scene, rng)
+        assert set(part.objects) <= set(scene.objects) and part.objects
+        if len(scene.objects) == 1:
+            assert part == scene  # nothing to leave out
+        else:
+            assert len(part.objects) < len(scene.objects)
+            sizes.add((len(scene.objects), len(part.objects)))
+    assert sizes == {(2, 1), (3, 1), (3, 2)}
+    whole = WorldCaptionCollator(processor, partial_caption_prob=0.0, seed=0)
+    assert all(whole.captioned_scene(scene, rng) == scene for scene in sample_scenes(50, seed=3))
+    with pytest.raises(ValueError, match="partial_caption_prob"):
+        WorldCaptionCollator(processor, partial_caption_prob=2.0)
+    with pytest.raises(ValueError, match="fresh"):
+        WorldCaptionCollator(processor, caption_mode="fixed", partial_caption_prob=0.5)

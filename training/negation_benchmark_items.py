@@ -28,9 +28,9 @@ from .negation_captions import (
     AFFIRMATION,
     HYBRID,
     NEGATION,
-    absent_mentions,
     caption_is_true,
     make_caption,
+    sample_hard_absent,
     sample_negated_caption,
     templates_of,
 )
@@ -50,15 +50,6 @@ MCQ_PHRASINGS: tuple[tuple[str, str, str], ...] = (
 
 def _rng(seed: int, name: str) -> random.Random:
     return random.Random(f"negation-benchmark:{name}:{seed}")
-
-
-def _hard_absent(scene: Scene, rng: random.Random) -> Mention:
-    """An absent colour + shape mention that shares attributes with the scene (binding if possible)."""
-    for hardness in rng.sample(["binding", "shape", "colour"], 3):
-        candidates = absent_mentions(scene, hardness)
-        if candidates:
-            return rng.choice(candidates)
-    return rng.choice(absent_mentions(scene))
 
 
 def _mentions(record: dict, key: str) -> list[Mention]:
@@ -99,7 +90,7 @@ def build_mcq_items(scenes: Sequence[Scene], seed: int, types: Sequence[str] = M
         aff_t, neg_t, hyb_t = rng.choice(MCQ_PHRASINGS)
         objects = list(scene.objects)
         rng.shuffle(objects)
-        x, n = Mention.of(objects[0]), _hard_absent(scene, rng)
+        x, n = Mention.of(objects[0]), sample_hard_absent(scene, rng)
         if question_type == AFFIRMATION:
             correct = make_caption(aff_t, [Mention.of(o) for o in objects[:2]])
         elif question_type == NEGATION:
@@ -241,7 +232,7 @@ def build_presence_absence_items(scenes: Sequence[Scene], seed: int) -> list[dic
         rng.shuffle(objects)
         aff_t, neg_t, hyb_t = rng.choice(MCQ_PHRASINGS)
         context = [Mention.of(objects[1])] if len(objects) > 1 else []
-        for kind, y in (("presence", Mention.of(objects[0])), ("absence", _hard_absent(scene, rng))):
+        for kind, y in (("presence", Mention.of(objects[0])), ("absence", sample_hard_absent(scene, rng))):
             if context:
                 pair = [make_caption(hyb_t, context, [y]), make_caption(aff_t, context + [y])]
             else:

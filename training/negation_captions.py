@@ -193,6 +193,16 @@ def absent_shape_mentions(scene: Scene) -> list[Mention]:
     return [Mention(s) for s in SHAPES if s not in shapes]
 
 
+def sample_hard_absent(scene: Scene, rng: random.Random) -> Mention:
+    """An absent colour + shape mention that shares attributes with the scene: one of binding, shape
+    or colour hardness (random order, the first the scene allows), else any absent mention."""
+    for hardness in rng.sample(["binding", "shape", "colour"], 3):
+        candidates = absent_mentions(scene, hardness)
+        if candidates:
+            return rng.choice(candidates)
+    return rng.choice(absent_mentions(scene))
+
+
 def _sample_absent(scene: Scene, rng: random.Random, shape_only_prob: float, hard_prob: float) -> Mention:
     if rng.random() < shape_only_prob:
         candidates = absent_shape_mentions(scene)
@@ -286,6 +296,7 @@ __all__ = [
     "caption_is_true",
     "make_caption",
     "negated_prompt_parts",
+    "sample_hard_absent",
     "sample_negated_caption",
     "template_kind",
     "template_num_negated",

@@ -132,11 +132,11 @@ class DataArguments(WorldDataArguments):
         default="fresh",
         metadata={"help": "'fresh': a new affirmative caption per scene at every batch; 'fixed': the dataset's one."},
     )
-    shape_twins: float = field(
-        default=0.0,
+    partial_caption_prob: float = field(
+        default=0.5,
         metadata={
-            "help": "Share of a batch's scenes that also bring a shape twin (same colours and places, other shapes), "
-            "so that shape, not just colour, tells captions apart. A step sees batch size x (1 + shape_twins) images."
+            "help": "Share of fresh captions of multi-object scenes that name only some of the objects, as real "
+            "captions do; CLIP then scores an object that is present high, whatever else the image shows."
         },
     )
     tokenizer_cache_dir: str | None = field(
@@ -148,8 +148,10 @@ class DataArguments(WorldDataArguments):
         super().__post_init__()
         if self.caption_mode not in CAPTION_MODES:
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got '{self.caption_mode}'")
-        if not 0.0 <= self.shape_twins <= 1.0:
-            raise ValueError(f"shape_twins must be in [0, 1], got {self.shape_twins}")
+        if not 0.0 <= self.partial_caption_prob <= 1.0:
+            raise ValueError(f"partial_caption_prob must be in [0, 1], got {self.partial_caption_prob}")
+        if self.caption_mode == "fixed" and self.partial_caption_prob:
+            raise ValueError("--caption_mode fixed keeps each scene's one caption; pass --partial_caption_prob 0 with it")
 
 
 @dataclass
@@ -357,7 +359,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     start = time.perf_counter()
     train_dataset = build_world_dataset(data_args.num_train_scenes, data_args.train_seed, model_args.image_size)
     collator = WorldCaptionCollator(
-        processor, caption_mode=data_args.caption_mode, shape_twins=data_args.shape_twins, seed=training_args.seed
+        processor,
+        caption_mode=data_args.caption_mode,
+        partial_caption_prob=data_args.partial_caption_prob,
+        seed=training_args.seed,
     )
     logger.info("Rendered %d training scenes in %.1f s", len(train_dataset), time.perf_counter() - start)
 

@@ -25,8 +25,8 @@ from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set
 
 from modeling_negclip import NegCLIPConfig, NegCLIPModel
 
-from .hub import NegCLIPCardTrainer
 from .evaluate_negation_head import evaluate_head_and_regex, format_head_table
+from .hub import NegCLIPCardTrainer
 from .negation_head_data import (
     CDSCO_SCOPE_MODES,
     NegationHeadCollator,

@@ -10,8 +10,8 @@ Captions are drawn afresh for every batch from the scene's objects (a new templa
 and wording each epoch: cheap augmentation). The draws are seeded: from `seed` in the main process,
 and from `seed` and the DataLoader worker's own seed (new every epoch) in a worker process.
 
-- `WorldCaptionCollator`: one affirmative caption per image (base CLIP pretraining; like real CLIP
-  it never sees negation).
+- `WorldCaptionCollator`: one affirmative caption per image, naming all or (optionally) some of
+  its objects (base CLIP pretraining; like real CLIP it never sees negation).
 - `HardNegativeCollator`: per image one positive caption (affirmative or a true negated caption)
   and one hard negative: a false negated caption that negates an object of the image, CoN-CLIP
   style (Singh et al. 2024, "Learn "No" to Say "Yes" Better"), or a false affirmative caption that
@@ -22,7 +22,6 @@ and from `seed` and the DataLoader worker's own seed (new every epoch) in a work
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Sequence
 
@@ -31,8 +30,8 @@ from PIL import Image
 from transformers import BatchFeature, CLIPProcessor, PreTrainedTokenizerBase
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from .negation_captions import AFFIRMATION, absent_mentions, make_caption, sample_negated_caption, templates_of
-from .shapes_world import SHAPES, Mention, Scene, affirmative_caption, render_scene
+from .negation_captions import AFFIRMATION, make_caption, sample_hard_absent, sample_negated_caption, templates_of
+from .shapes_world import Mention, Scene, affirmative_caption
 
 CAPTION_MODES = ("fresh", "fixed")
 
@@ -69,17 +68,6 @@ def encode_images_and_texts(
     )
 
 
-def shape_twin(scene: Scene, rng: random.Random) -> Scene:
-    """`scene` with every object's shape changed (same colours, sizes and places): an image that
-    only the shapes tell apart from the original. Its (shape, colour) pairs stay distinct."""
-    objects, pairs = [], set()
-    for obj in scene.objects:
-        shape = rng.choice([s for s in SHAPES if s != obj.shape and (s, obj.colour) not in pairs])
-        pairs.add((shape, obj.colour))
-        objects.append(dataclasses.replace(obj, shape=shape))
-    return Scene(tuple(objects))
-
-
 class _SeededCollator:
     """Holds the caption RNG: seeded by `seed`, re-seeded per DataLoader worker (and so per epoch)."""
 
@@ -100,50 +88,49 @@ class _SeededCollator:
 
 
 class WorldCaptionCollator(_SeededCollator):
-    """Rows -> `pixel_values` `(m, 3, S, S)`, `input_ids` / `attention_mask` `(m, T)`, `return_loss`.
+    """Rows -> `pixel_values` `(n, 3, S, S)`, `input_ids` / `attention_mask` `(n, T)`, `return_loss`.
 
-    `m = n + int(n * shape_twins)`: the first rows may bring a shape twin (`shape_twin`), rendered
-    on the fly and appended after the `n` rows with its own caption. Colour alone tells most scenes
-    of a batch apart, so a small ViT learns colour at once and shape only slowly; twins make shape
-    the only clue for their pair.
+    Real captions name some of what a photo shows, rarely all of it. A caption naming every object
+    teaches CLIP to match whole scenes only: "a red circle" then scores low against a red circle
+    with two other objects around it, so similarity says little about presence, which negation
+    needs. With `partial_caption_prob`, a caption names a random non-empty part of the objects.
 
     Args:
         processor (`CLIPProcessor`): tokenizer + image processor.
         caption_mode (`str`, *optional*, defaults to `"fresh"`): `"fresh"` draws a new affirmative
             caption from the row's `objects` at every batch; `"fixed"` uses the row's `caption`.
-        shape_twins (`float`, *optional*, defaults to 0.0): share of rows (0..1) that get a twin.
-        seed (`int`, *optional*, defaults to 0): seed of the fresh captions and the twins.
+        partial_caption_prob (`float`, *optional*, defaults to 0.0): share (0..1) of fresh captions
+            of multi-object scenes that name a random proper subset of the objects.
+        seed (`int`, *optional*, defaults to 0): seed of the fresh captions.
     """
 
-    def __init__(self, processor: CLIPProcessor, caption_mode: str = "fresh", shape_twins: float = 0.0, seed: int = 0):
+    def __init__(
+        self, processor: CLIPProcessor, caption_mode: str = "fresh", partial_caption_prob: float = 0.0, seed: int = 0
+    ):
         if caption_mode not in CAPTION_MODES:
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got '{caption_mode}'")
-        if not 0.0 <= shape_twins <= 1.0:
-            raise ValueError(f"shape_twins must be in [0, 1], got {shape_twins}")
+        if not 0.0 <= partial_caption_prob <= 1.0:
+            raise ValueError(f"partial_caption_prob must be in [0, 1], got {partial_caption_prob}")
+        if caption_mode == "fixed" and partial_caption_prob:
+            raise ValueError("partial_caption_prob needs caption_mode='fresh' (a fixed caption cannot change)")
         super().__init__(processor, seed)
         self.caption_mode = caption_mode
-        self.shape_twins = shape_twins
+        self.partial_caption_prob = partial_caption_prob
+
+    def captioned_scene(self, scene: Scene, rng: random.Random) -> Scene:
+        """`scene`, or with probability `partial_caption_prob` a random proper part of its objects."""
+        if len(scene.objects) < 2 or rng.random() >= self.partial_caption_prob:
+            return scene
+        return Scene(tuple(rng.sample(scene.objects, rng.randint(1, len(scene.objects) - 1))))
 
     def captions(self, rows: Sequence[dict]) -> list[str]:
         if self.caption_mode == "fixed":
             return [row["caption"] for row in rows]
         rng = self.rng
-        return [affirmative_caption(Scene.from_dicts(row["objects"]), rng) for row in rows]
-
-    def twins(self, rows: Sequence[dict]) -> tuple[list[Image.Image], list[str]]:
-        """Shape twins of the first `int(len(rows) * shape_twins)` rows: images and captions."""
-        rng = self.rng
-        images, captions = [], []
-        for row in rows[: int(len(rows) * self.shape_twins)]:
-            twin = shape_twin(Scene.from_dicts(row["objects"]), rng)
-            images.append(render_scene(twin, row["image"].size[0]))
-            captions.append(affirmative_caption(twin, rng))
-        return images, captions
+        return [affirmative_caption(self.captioned_scene(Scene.from_dicts(row["objects"]), rng), rng) for row in rows]
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor | bool]:
-        twin_images, twin_captions = self.twins(rows)
-        images = [row["image"] for row in rows] + twin_images
-        batch = encode_images_and_texts(self.processor, images, self.captions(rows) + twin_captions)
+        batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], self.captions(rows))
         return {
             "pixel_values": batch["pixel_values"],
             "input_ids": batch["input_ids"],
@@ -153,12 +140,10 @@ class WorldCaptionCollator(_SeededCollator):
 
 
 def false_affirmative_caption(scene: Scene, rng: random.Random) -> dict:
-    """An affirmative caption that is false only because it names an absent look-alike: an object
-    sharing the colour, the shape or both (crosswise) with present ones, alone or after a present one."""
-    hardness = rng.choice(["binding", "shape", "colour"])
-    absent = rng.choice(absent_mentions(scene, hardness) or absent_mentions(scene, "hard") or absent_mentions(scene))
+    """An affirmative caption that is false only because it names an absent look-alike
+    (`sample_hard_absent`), alone or after a present object."""
     present = [Mention.of(obj) for obj in rng.sample(scene.objects, rng.randint(0, min(1, len(scene.objects))))]
-    return make_caption(rng.choice(templates_of(AFFIRMATION)), [*present, absent])
+    return make_caption(rng.choice(templates_of(AFFIRMATION)), [*present, sample_hard_absent(scene, rng)])
 
 
 class HardNegativeCollator(_SeededCollator):
@@ -221,5 +206,4 @@ __all__ = [
     "build_clip_processor",
     "encode_images_and_texts",
     "false_affirmative_caption",
-    "shape_twin",
 ]
