@@ -62,6 +62,7 @@ def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: 
             "width": width,
             "head_layers": model.config.negation_head_layers,
             "hidden_size": clip.config.text_config.hidden_size,
+            "head_hidden_size": model.config.negation_head_hidden_size,
             "text_layers": clip.config.text_config.num_hidden_layers,
             "head": head_time.as_dict(),
             "text_encoder": encoder_time.as_dict(),

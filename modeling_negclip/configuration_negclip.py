@@ -22,10 +22,13 @@ class NegCLIPConfig(PretrainedConfig):
         negation_head_layers (`int`, *optional*, defaults to 2):
             Bidirectional transformer layers of the negation head. CLIP's text encoder is causal, so a token
             cannot see a cue that follows it ("a jacket is not present"); these layers let it. At least 1.
+        negation_head_hidden_size (`int`, *optional*, defaults to 128):
+            Width of the head layers, whatever CLIP's width: tagging three labels needs little, and a fixed width
+            keeps the head's cost a small share of a large text encoder (CLIP-B/32's is 512 wide).
         negation_head_heads (`int`, *optional*, defaults to 4):
-            Attention heads of each head layer; must divide the text hidden size.
+            Attention heads of each head layer; must divide `negation_head_hidden_size`.
         negation_head_intermediate_size (`int`, *optional*):
-            Feed-forward width of each head layer. Defaults to twice the text hidden size.
+            Feed-forward width of each head layer. Defaults to twice `negation_head_hidden_size`.
         negation_head_dropout (`float`, *optional*, defaults to 0.1):
             Dropout inside the head layers, in [0, 1).
         negation_head_source_layer (`int`, *optional*, defaults to 1):
@@ -50,6 +53,7 @@ class NegCLIPConfig(PretrainedConfig):
 
     clip_config: dict | CLIPConfig | None = None
     negation_head_layers: int = 2
+    negation_head_hidden_size: int = 128
     negation_head_heads: int = 4
     negation_head_intermediate_size: int | None = None
     negation_head_dropout: float = 0.1
@@ -79,11 +83,13 @@ class NegCLIPConfig(PretrainedConfig):
             raise ValueError(f"NegCLIPConfig: id2label must name {NEGATION_LABELS} in order, got {self.id2label!r}")
         if not isinstance(self.negation_head_layers, int) or self.negation_head_layers < 1:
             raise ValueError(f"NegCLIPConfig: negation_head_layers must be an int >= 1, got {self.negation_head_layers!r}")
-        hidden = self.clip_config.text_config.hidden_size
+        hidden = self.negation_head_hidden_size
+        if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
+            raise ValueError(f"NegCLIPConfig: negation_head_hidden_size must be an int >= 1, got {hidden!r}")
         if not isinstance(self.negation_head_heads, int) or self.negation_head_heads < 1 or hidden % self.negation_head_heads:
             raise ValueError(
-                f"NegCLIPConfig: negation_head_heads={self.negation_head_heads!r} must be an int >= 1 dividing the "
-                f"text hidden size {hidden}"
+                f"NegCLIPConfig: negation_head_heads={self.negation_head_heads!r} must be an int >= 1 dividing "
+                f"negation_head_hidden_size {hidden}"
             )
         if self.negation_head_intermediate_size is not None and (
             not isinstance(self.negation_head_intermediate_size, int) or self.negation_head_intermediate_size < 1

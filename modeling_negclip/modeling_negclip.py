@@ -140,9 +140,9 @@ class NegCLIPNegationHead(nn.Module):
 
     def __init__(self, config: NegCLIPConfig):
         super().__init__()
-        hidden = config.clip_config.text_config.hidden_size
-        self.embedding_norm = nn.LayerNorm(hidden)  # token embeddings are tiny (std ~0.02) next to the states
-        self.input_projection = nn.Linear(2 * hidden, hidden)
+        clip_hidden, hidden = config.clip_config.text_config.hidden_size, config.negation_head_hidden_size
+        self.embedding_norm = nn.LayerNorm(clip_hidden)  # token embeddings are tiny (std ~0.02) next to the states
+        self.input_projection = nn.Linear(2 * clip_hidden, hidden)
         layer = nn.TransformerEncoderLayer(
             d_model=hidden,
             nhead=config.negation_head_heads,
@@ -159,8 +159,8 @@ class NegCLIPNegationHead(nn.Module):
 
     def forward(self, hidden_states: torch.Tensor, token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         joined = torch.cat([hidden_states, self.embedding_norm(token_embeddings)], dim=-1)  # (B, T, 2H)
-        states = self.input_projection(joined)  # (B, T, H)
-        states = self.encoder(states, src_key_padding_mask=~attention_mask.bool())  # (B, T, H)
+        states = self.input_projection(joined)  # (B, T, head width)
+        states = self.encoder(states, src_key_padding_mask=~attention_mask.bool())  # (B, T, head width)
         return self.classifier(states)  # (B, T, 3)
 
 

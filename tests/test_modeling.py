@@ -228,6 +228,7 @@ def test_overlong_prompt_is_truncated_with_a_warning(tiny_clip, tokenizer, monke
     [
         (dict(negation_head_layers=0), "negation_head_layers"),
         (dict(negation_head_heads=3), "negation_head_heads=3"),
+        (dict(negation_head_hidden_size=0), "negation_head_hidden_size"),
         (dict(negation_head_dropout=1.0), "negation_head_dropout"),
         (dict(negated_weight_init=-0.5), "-0.5"),
         (dict(id2label={0: "a", 1: "b", 2: "c"}), "id2label"),

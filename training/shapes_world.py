@@ -270,17 +270,25 @@ def join_list(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def affirmative_caption(scene: Scene, rng: random.Random, size_prob: float = 0.25, shape_only_prob: float = 0.1) -> str:
-    """A true affirmative caption naming every object, in shuffled order, in one of a few templates.
-
-    With probability `size_prob` the caption names sizes ("a small red circle"); each object is
-    independently named by its shape only with probability `shape_only_prob` ("a circle").
-    """
+def affirmative_mentions(
+    scene: Scene, rng: random.Random, size_prob: float = 0.25, shape_only_prob: float = 0.1
+) -> list[Mention]:
+    """Mentions of every object, in shuffled order: with probability `size_prob` all name sizes
+    ("small red circle"); each names its shape only with probability `shape_only_prob` ("circle")."""
     objects = list(scene.objects)
     rng.shuffle(objects)
     with_size = rng.random() < size_prob
-    mentions = [Mention.of(obj, with_colour=rng.random() >= shape_only_prob, with_size=with_size) for obj in objects]
+    return [Mention.of(obj, with_colour=rng.random() >= shape_only_prob, with_size=with_size) for obj in objects]
+
+
+def caption_of_mentions(mentions: Sequence[Mention], rng: random.Random) -> str:
+    """An affirmative caption naming `mentions` in order, in one of a few templates."""
     return rng.choice(_AFFIRMATIVE_TEMPLATES).format(join_list([with_article(m.phrase) for m in mentions]))
+
+
+def affirmative_caption(scene: Scene, rng: random.Random, size_prob: float = 0.25, shape_only_prob: float = 0.1) -> str:
+    """A true affirmative caption naming every object (`affirmative_mentions`)."""
+    return caption_of_mentions(affirmative_mentions(scene, rng, size_prob, shape_only_prob), rng)
 
 
 def caption_words(caption: str) -> tuple[list[str], list[int]]:
@@ -350,6 +358,8 @@ __all__ = [
     "Scene",
     "ShapeObject",
     "affirmative_caption",
+    "affirmative_mentions",
+    "caption_of_mentions",
     "build_world_dataset",
     "caption_words",
     "join_list",

@@ -40,6 +40,9 @@ from .negation_head_data import (
 class HeadModelArguments:
     clip_model: str = field(metadata={"help": "CLIPModel checkpoint to wrap (local dir or Hub id); stays frozen."})
     negation_head_layers: int = field(default=2, metadata={"help": "Bidirectional transformer layers in the head."})
+    negation_head_hidden_size: int = field(
+        default=NegCLIPConfig.negation_head_hidden_size, metadata={"help": "Width of the head layers."}
+    )
     negation_head_heads: int = field(default=4, metadata={"help": "Attention heads per head layer."})
     negation_head_dropout: float = field(default=0.1, metadata={"help": "Dropout inside the head layers."})
     negation_head_source_layer: int | None = field(
@@ -123,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = NegCLIPModel.from_clip(
         model_args.clip_model,
         negation_head_layers=model_args.negation_head_layers,
+        negation_head_hidden_size=model_args.negation_head_hidden_size,
         negation_head_heads=model_args.negation_head_heads,
         negation_head_dropout=model_args.negation_head_dropout,
         negation_head_source_layer=model_args.negation_head_source_layer,

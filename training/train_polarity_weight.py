@@ -5,8 +5,8 @@
 
 Each image comes with a true caption (affirmative or negated) and a hard negative: a negated caption
 that negates an object the image shows, or an affirmative one naming an absent look-alike. The loss
-is image->text cross-entropy over all captions of the batch plus text->image over the true ones, on
-NegCLIP's dual-polarity logits. Only `w`, the threshold `t` and the null positive (the positive
+(`truth_aware_loss`) asks every caption of the batch that is true for an image to outscore every
+one that is false for it, on NegCLIP's dual-polarity logits; truth comes from the scenes. Only `w`, the threshold `t` and the null positive (the positive
 embedding of prompts like "no blue square", which negate all they name) learn: `w` and `t` push down
 captions whose negated object is present, the null positive places "no X" against affirmative ones.
 """
@@ -26,24 +26,38 @@ from .hub import NegCLIPCardTrainer
 from .world_data import HardNegativeCollator
 
 
-def hard_negative_loss(logits_per_image: torch.Tensor) -> torch.Tensor:
-    """`logits_per_image` (n, 2n): columns 0..n-1 true captions (diagonal), n..2n-1 hard negatives."""
-    n = logits_per_image.shape[0]
-    if logits_per_image.shape[1] != 2 * n:
-        raise ValueError(f"expected (n, 2n) logits, got {tuple(logits_per_image.shape)}")
-    targets = torch.arange(n, device=logits_per_image.device)
-    image_to_text = torch.nn.functional.cross_entropy(logits_per_image, targets)
-    text_to_image = torch.nn.functional.cross_entropy(logits_per_image[:, :n].t(), targets)
+def truth_aware_loss(logits_per_image: torch.Tensor, caption_truth: torch.Tensor) -> torch.Tensor:
+    """CLIP's two-way contrastive loss on `n` images and their `n` true captions, with the batch's
+    false captions as distractors and no caption that is true for an image counted against it.
+
+    logits_per_image `(n, C)`, C >= n, columns 0..n-1 the images' own true captions (diagonal), the
+    rest more captions (hard negatives); caption_truth `(n, C)` bool, caption `c` true for image `i`.
+    image->text: image `i` picks its caption among it and the captions false for `i`; text->image:
+    caption `i` picks its image among it and the images it is false for. A negated caption is true
+    for most images ("no blue square"), so plain in-batch contrast would push true pairs apart.
+    """
+    n, num_captions = logits_per_image.shape
+    if caption_truth.shape != logits_per_image.shape or num_captions < n:
+        raise ValueError(f"logits {tuple(logits_per_image.shape)} and truth {tuple(caption_truth.shape)}: need equal (n, C >= n)")
+    own = torch.eye(n, num_captions, dtype=torch.bool, device=logits_per_image.device)
+    if not caption_truth[own].all():
+        raise ValueError("caption_truth: every image's own caption (the diagonal) must be true")
+    excluded = caption_truth.bool() & ~own  # true captions of other images: neither pushed up nor down
+    logits = logits_per_image.masked_fill(excluded, float("-inf"))
+    targets = torch.arange(n, device=logits.device)
+    image_to_text = torch.nn.functional.cross_entropy(logits, targets)
+    text_to_image = torch.nn.functional.cross_entropy(logits[:, :n].t(), targets)
     return (image_to_text + text_to_image) / 2
 
 
 class PolarityTrainer(NegCLIPCardTrainer):
-    """The stock Trainer with the hard-negative loss (the batch holds 2n captions for n images)."""
+    """The stock Trainer with the truth-aware loss (the batch holds 2n captions for n images)."""
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "return_loss"}
+        caption_truth = inputs.pop("caption_truth")
         outputs = model(**inputs)
-        loss = hard_negative_loss(outputs.logits_per_image)
+        loss = truth_aware_loss(outputs.logits_per_image, caption_truth)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -66,7 +80,7 @@ class PolarityArguments:
 @dataclass
 class PolarityTrainingArguments(TrainingArguments):
     learning_rate: float = field(default=0.05, metadata={"help": "Learning rate of the single weight."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs over the images."})
+    num_train_epochs: float = field(default=2.0, metadata={"help": "Epochs over the images (the fit settles in about 2)."})
     per_device_train_batch_size: int = field(default=64, metadata={"help": "Images per device per step."})
     weight_decay: float = field(default=0.0, metadata={"help": "No decay on the polarity weight."})
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
@@ -95,7 +109,11 @@ def main(argv: list[str] | None = None) -> float:
     if args.num_images:
         train_set = train_set.select(range(min(args.num_images, len(train_set))))
     collator = HardNegativeCollator(
-        processor, args.affirmative_prob, seed=training_args.seed, false_affirmative_prob=args.false_affirmative_prob
+        processor,
+        args.affirmative_prob,
+        seed=training_args.seed,
+        false_affirmative_prob=args.false_affirmative_prob,
+        with_truth=True,
     )
 
     # 4. Fit w and save the full NegCLIP checkpoint.

@@ -22,6 +22,7 @@ and from `seed` and the DataLoader worker's own seed (new every epoch) in a work
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 
@@ -31,7 +32,7 @@ from transformers import BatchFeature, CLIPProcessor, PreTrainedTokenizerBase
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from .negation_captions import AFFIRMATION, make_caption, sample_hard_absent, sample_negated_caption, templates_of
-from .shapes_world import Mention, Scene, affirmative_caption
+from .shapes_world import Mention, Scene, affirmative_caption, affirmative_mentions, caption_of_mentions, mentions_hold
 
 CAPTION_MODES = ("fresh", "fixed")
 
@@ -146,6 +147,26 @@ def false_affirmative_caption(scene: Scene, rng: random.Random) -> dict:
     return make_caption(rng.choice(templates_of(AFFIRMATION)), [*present, sample_hard_absent(scene, rng)])
 
 
+@dataclasses.dataclass(frozen=True)
+class CaptionFacts:
+    """A caption and what it claims: `affirmed` objects are present, `negated` ones absent."""
+
+    prompt: str
+    affirmed: tuple[Mention, ...] = ()
+    negated: tuple[Mention, ...] = ()
+
+    @classmethod
+    def from_record(cls, record: dict) -> CaptionFacts:
+        return cls(
+            record["prompt"],
+            tuple(map(Mention.from_dict, record["affirmed"])),
+            tuple(map(Mention.from_dict, record["negated"])),
+        )
+
+    def is_true(self, scene: Scene) -> bool:
+        return mentions_hold(self.affirmed, self.negated, scene)
+
+
 class HardNegativeCollator(_SeededCollator):
     """Rows -> `pixel_values` `(n, 3, S, S)`, `input_ids` / `attention_mask` `(2n, T)`, `return_loss`.
 
@@ -155,16 +176,26 @@ class HardNegativeCollator(_SeededCollator):
     its objects ("no red circle" under a red circle), or, with probability `false_affirmative_prob`,
     a false affirmative naming an absent look-alike (`false_affirmative_caption`).
 
+    With `with_truth`, the batch also holds `caption_truth` `(n, 2n)` bool: whether caption `c` is
+    true for image `i`. A negated caption is true for most images ("no blue square"), so in-batch
+    contrast that treats other images' captions as false would be wrong for them.
+
     Args:
         processor (`CLIPProcessor`): tokenizer + image processor.
         affirmative_prob (`float`, *optional*, defaults to 0.5): share of affirmative positives.
         seed (`int`, *optional*, defaults to 0): seed of the captions.
         false_affirmative_prob (`float`, *optional*, defaults to 0.0): share of false affirmative
             hard negatives.
+        with_truth (`bool`, *optional*, defaults to `False`): add `caption_truth` to the batch.
     """
 
     def __init__(
-        self, processor: CLIPProcessor, affirmative_prob: float = 0.5, seed: int = 0, false_affirmative_prob: float = 0.0
+        self,
+        processor: CLIPProcessor,
+        affirmative_prob: float = 0.5,
+        seed: int = 0,
+        false_affirmative_prob: float = 0.0,
+        with_truth: bool = False,
     ):
         for name, value in (("affirmative_prob", affirmative_prob), ("false_affirmative_prob", false_affirmative_prob)):
             if not 0.0 <= value <= 1.0:
@@ -172,35 +203,47 @@ class HardNegativeCollator(_SeededCollator):
         super().__init__(processor, seed)
         self.affirmative_prob = affirmative_prob
         self.false_affirmative_prob = false_affirmative_prob
+        self.with_truth = with_truth
 
-    def captions(self, rows: Sequence[dict]) -> tuple[list[str], list[str]]:
+    def caption_facts(self, scenes: Sequence[Scene]) -> tuple[list[CaptionFacts], list[CaptionFacts]]:
+        """One positive and one hard negative per scene."""
         rng = self.rng
         positives, negatives = [], []
-        for row in rows:
-            scene = Scene.from_dicts(row["objects"])
+        for scene in scenes:
             if rng.random() < self.affirmative_prob:
-                positives.append(affirmative_caption(scene, rng))
+                mentions = tuple(affirmative_mentions(scene, rng))
+                positives.append(CaptionFacts(caption_of_mentions(mentions, rng), affirmed=mentions))
             else:
-                positives.append(sample_negated_caption(scene, rng, truth=True)["prompt"])
+                positives.append(CaptionFacts.from_record(sample_negated_caption(scene, rng, truth=True)))
             if rng.random() < self.false_affirmative_prob:
-                negatives.append(false_affirmative_caption(scene, rng)["prompt"])
+                negatives.append(CaptionFacts.from_record(false_affirmative_caption(scene, rng)))
             else:
-                negatives.append(sample_negated_caption(scene, rng, truth=False)["prompt"])
+                negatives.append(CaptionFacts.from_record(sample_negated_caption(scene, rng, truth=False)))
         return positives, negatives
 
+    def captions(self, rows: Sequence[dict]) -> tuple[list[str], list[str]]:
+        positives, negatives = self.caption_facts([Scene.from_dicts(row["objects"]) for row in rows])
+        return [c.prompt for c in positives], [c.prompt for c in negatives]
+
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor | bool]:
-        positives, negatives = self.captions(rows)
-        batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], positives + negatives)
-        return {
+        scenes = [Scene.from_dicts(row["objects"]) for row in rows]
+        positives, negatives = self.caption_facts(scenes)
+        captions = positives + negatives
+        batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], [c.prompt for c in captions])
+        out = {
             "pixel_values": batch["pixel_values"],
             "input_ids": batch["input_ids"],  # (2n, T): positives, then hard negatives
             "attention_mask": batch["attention_mask"],
             "return_loss": True,
         }
+        if self.with_truth:
+            out["caption_truth"] = torch.tensor([[c.is_true(scene) for c in captions] for scene in scenes])
+        return out
 
 
 __all__ = [
     "CAPTION_MODES",
+    "CaptionFacts",
     "HardNegativeCollator",
     "WorldCaptionCollator",
     "build_clip_processor",
