@@ -74,6 +74,11 @@ class HeadDataArguments:
         metadata={"help": "Add CD-SCO's training split (if present) with this scope mapping ('after_cue' or 'ignore'); "
                           "'none' leaves it out."},
     )
+    max_train_length: int = field(
+        default=40,
+        metadata={"help": "Tokens per training prompt (2..77): a batch pads to its longest prompt, and the 1% of "
+                          "prompts (long CD-SCO sentences) above 40 tokens would pad every batch; their tail goes unlabelled."},
+    )
     num_world_captions: int = field(default=0, metadata={"help": "Shapes-world captions to add (for a shapes-world CLIP)."})
     data_dir: str | None = field(default=None, metadata={"help": "Shared data folder (default ../shared/data)."})
     evaluate_after_training: bool = field(default=True, metadata={"help": "Run the head-vs-regex evaluation at the end."})
@@ -83,6 +88,8 @@ class HeadDataArguments:
             raise ValueError(f"--num_train and --num_heldout must be >= 1, got {self.num_train}, {self.num_heldout}")
         if not 0.0 <= self.open_vocabulary_rate <= 1.0:
             raise ValueError(f"--open_vocabulary_rate must be in [0, 1], got {self.open_vocabulary_rate}")
+        if not 2 <= self.max_train_length <= 77:
+            raise ValueError(f"--max_train_length must be in 2..77 (CLIP's positions), got {self.max_train_length}")
         if self.cdsco_scope in (None, "none"):
             self.cdsco_scope = None
         elif self.cdsco_scope not in CDSCO_SCOPE_MODES:
@@ -154,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
         args=training_args,
         train_dataset=train_set,
         eval_dataset=eval_set,
-        data_collator=NegationHeadCollator(processor.tokenizer),
+        data_collator=NegationHeadCollator(processor.tokenizer, max_length=data_args.max_train_length),
         processing_class=processor,
     )
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

@@ -5,10 +5,11 @@
 
 Each image comes with a true caption (affirmative or negated) and a hard negative: a negated caption
 that negates an object the image shows, or an affirmative one naming an absent look-alike. The loss
-(`truth_aware_loss`) asks every caption of the batch that is true for an image to outscore every
-one that is false for it, on NegCLIP's dual-polarity logits; truth comes from the scenes. Only `w`, the threshold `t` and the null positive (the positive
-embedding of prompts like "no blue square", which negate all they name) learn: `w` and `t` push down
-captions whose negated object is present, the null positive places "no X" against affirmative ones.
+(`truth_aware_loss`) is CLIP's two-way contrastive loss on NegCLIP's dual-polarity logits, except
+that a caption true for an image (known from the scenes) is never counted against it: "no blue
+square" holds for most images, and plain in-batch contrast would push those true pairs apart (it
+drove `w` toward 0 the longer it trained). Only `w`, the threshold `t` and the null positive (the
+positive embedding of prompts like "no blue square", which negate all they name) learn.
 """
 
 from __future__ import annotations
