@@ -31,7 +31,7 @@ from transformers.models.clip.modeling_clip import image_text_contrastive_loss
 from transformers.utils import ModelOutput, logging
 
 from .configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NegCLIPConfig
-from .polarity_split import content_mask, eos_positions, split_by_tags
+from .polarity_split import content_mask, eos_positions, split_by_tags, start_end_ids
 
 logger = logging.get_logger(__name__)
 
@@ -281,10 +281,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         """Set `null_positive_embeds` to CLIP's embedding of the empty prompt (start and end token only),
         which is what an empty positive part would be encoded as."""
         text_config = self.config.clip_config.text_config
-        if text_config.eos_token_id == 2:  # legacy config: CLIP's BPE has start/end as its last two ids
-            ids = [text_config.vocab_size - 2, text_config.vocab_size - 1]
-        else:
-            ids = [text_config.bos_token_id, text_config.eos_token_id]
+        ids = start_end_ids(text_config.bos_token_id, text_config.eos_token_id, text_config.vocab_size)
         input_ids = torch.tensor([ids], device=self.null_positive_embeds.device)
         pooled = self.clip.get_text_features(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).pooler_output
         self.null_positive_embeds.copy_(pooled[0].to(self.null_positive_embeds.dtype))

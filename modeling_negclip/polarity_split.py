@@ -23,6 +23,14 @@ def eos_positions(input_ids: torch.Tensor, eos_token_id: int) -> torch.Tensor:
     return (input_ids == eos_token_id).int().argmax(dim=-1)
 
 
+def start_end_ids(bos_token_id: int, eos_token_id: int, vocab_size: int) -> tuple[int, int]:
+    """The ids of CLIP's start and end tokens. A legacy config (`eos_token_id == 2`, see `eos_positions`)
+    names them wrongly; CLIP's BPE vocabulary ends with them, so they are its last two ids."""
+    if eos_token_id == 2:
+        return vocab_size - 2, vocab_size - 1
+    return bos_token_id, eos_token_id
+
+
 def content_mask(input_ids: torch.Tensor, attention_mask: torch.Tensor, eos_token_id: int) -> torch.Tensor:
     """True on prompt tokens: after the start token, before the pooled end token, not padding. (B, T)"""
     positions = torch.arange(input_ids.shape[1], device=input_ids.device)

@@ -322,3 +322,10 @@ def test_threshold_moves_only_split_prompts_by_w_times_t(tiny_clip, tokenizer, p
     scale = model.clip.logit_scale.exp()
     torch.testing.assert_close(after[0] - before[0], (scale * 0.5 * 0.2).expand(pixels.shape[0]))
     torch.testing.assert_close(after[1], before[1], rtol=0, atol=0)
+
+
+def test_start_end_ids_read_legacy_configs_from_the_vocabulary():
+    from modeling_negclip.polarity_split import start_end_ids
+
+    assert start_end_ids(49406, 49407, 49408) == (49406, 49407)
+    assert start_end_ids(0, 2, 49408) == (49406, 49407)  # pre-#24773 config: eos_token_id 2, ids at the end
