@@ -8,6 +8,7 @@ from transformers.models.clip.image_processing_pil_clip import CLIPImageProcesso
 
 from modeling_negclip import NegCLIPModel
 from tests.conftest import rule_tagger, tiny_clip_config
+from training.negation_benchmark_items import build_object_presence_items
 from training.negation_captions import caption_is_true
 from training.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset, scenes_from_dataset
 from training.world_benchmark import (
@@ -17,13 +18,14 @@ from training.world_benchmark import (
     collect_examples,
     evaluate_model,
     evaluate_models,
+    object_presence_metrics,
     retrieval_metrics,
     strict_argmax,
 )
 from training.world_report import flatten_metrics, format_table, write_report
 
 SIZES = dict(num_negated_queries=20, num_affirmative_queries=20)
-RESULT_KEYS = {"mcq", "retrieval_negated", "presence", "absence", "affirmative"}
+RESULT_KEYS = {"mcq", "retrieval_negated", "presence", "absence", "affirmative", "object_presence"}
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +124,25 @@ def test_report_files(results, models, processor, dataset, tokenizer, tmp_path, 
     assert payload["results"] == json.loads(json.dumps(results)) and payload["extra"] == {"checkpoint": "tiny"}
     assert "| metric | clip | negclip |" in (tmp_path / "results.md").read_text()
     assert "mcq.negation" in format_table(results)
+
+
+def test_object_presence_metrics_count_strict_wins():
+    items = [
+        {"image_index": 0, "present": True}, {"image_index": 0, "present": False},
+        {"image_index": 1, "present": True}, {"image_index": 1, "present": False},
+    ]
+    # Image 0: 0.9 > 0.5; image 1: 0.4 < 0.6. Across images: 0.9 beats both, 0.4 beats neither.
+    metrics = object_presence_metrics([0.9, 0.5, 0.4, 0.6], items)
+    assert metrics["within_image"] == 0.5 and metrics["auc"] == 0.5
+    assert object_presence_metrics([0.5, 0.5, 0.7, 0.1], items)["within_image"] == 0.5  # the tie is wrong
+    assert (metrics["num_present"], metrics["num_absent"]) == (2, 2)
+
+
+def test_object_presence_items_are_present_objects_and_absent_look_alikes(dataset):
+    scenes = scenes_from_dataset(dataset)
+    items = build_object_presence_items(scenes)
+    for item in items:
+        colour, shape = item["prompt"].split()[-2:]
+        shown = any((o.colour, o.shape) == (colour, shape) for o in scenes[item["image_index"]].objects)
+        assert shown == item["present"]
+    assert sum(item["present"] for item in items) == sum(len({(o.colour, o.shape) for o in s.objects}) for s in scenes)

@@ -11,6 +11,8 @@ from `seed`. The item kinds follow:
 - Omni-NegCLIP's split of negation into presence-based (the negated object is in the image, so
   the negated caption is false) and absence-based (it is not, so the caption is true)
   (`build_presence_absence_items`);
+- object presence: how well the similarity to "a red circle" tells a present object from an absent
+  look-alike (`build_object_presence_items`), the bound on every negation score built on it;
 - plain CLIP checks: affirmative text-to-image retrieval (`build_affirmative_retrieval_items`) and
   zero-shot classification of one-object images (`build_zero_shot_items`).
 
@@ -28,6 +30,7 @@ from .negation_captions import (
     AFFIRMATION,
     HYBRID,
     NEGATION,
+    absent_mentions,
     caption_is_true,
     make_caption,
     sample_hard_absent,
@@ -253,6 +256,29 @@ def build_presence_absence_items(scenes: Sequence[Scene], seed: int) -> list[dic
 
 
 # ---------------------------------------------------------------------------------------------
+# Object presence (what every negation score rests on)
+# ---------------------------------------------------------------------------------------------
+
+
+def build_object_presence_items(scenes: Sequence[Scene]) -> list[dict]:
+    """Per image, "a <colour> <shape>" for each object it shows and for each absent look-alike.
+
+    A look-alike shares the colour, the shape or both (crosswise) with present objects
+    (`absent_mentions(scene, "hard")`). Negation needs the similarity to such a prompt to tell
+    present from absent: "no blue square" is only as right as the model's sense that no blue
+    square is there. Returns dicts: image_index, prompt, present (bool).
+    """
+    items = []
+    for image_index, scene in enumerate(scenes):
+        present = {Mention.of(obj) for obj in scene.objects}
+        for mention, is_present in [(m, True) for m in sorted(present, key=str)] + [
+            (m, False) for m in absent_mentions(scene, "hard")
+        ]:
+            items.append({"image_index": image_index, "prompt": with_article(mention.phrase), "present": is_present})
+    return items
+
+
+# ---------------------------------------------------------------------------------------------
 # Zero-shot classification
 # ---------------------------------------------------------------------------------------------
 
@@ -295,6 +321,7 @@ __all__ = [
     "build_affirmative_retrieval_items",
     "build_mcq_items",
     "build_negated_retrieval_items",
+    "build_object_presence_items",
     "build_presence_absence_items",
     "build_zero_shot_items",
 ]

@@ -27,6 +27,8 @@ items; `num_*` entries are counts):
     absence            accuracy, num_items (it is not)
     affirmative        R@1, R@5, R@10 (affirmative text-to-image retrieval), zero_shot (accuracy
                        over one-object images), num_queries, num_zero_shot_images
+    object_presence    auc, within_image (present objects scored above absent look-alikes, over all
+                       images or within each; see `object_presence_metrics`), num_present, num_absent
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .negation_benchmark_items import (
     build_affirmative_retrieval_items,
     build_mcq_items,
     build_negated_retrieval_items,
+    build_object_presence_items,
     build_presence_absence_items,
     build_zero_shot_items,
 )
@@ -155,6 +158,7 @@ def build_benchmark_items(
         "presence_absence": build_presence_absence_items(scenes, seed),
         "affirmative": build_affirmative_retrieval_items(scenes, seed, num_queries=num_affirmative_queries),
         "zero_shot": build_zero_shot_items(scenes, attribute=zero_shot_attribute),
+        "object_presence": build_object_presence_items(scenes),
     }
 
 
@@ -245,6 +249,28 @@ def retrieval_metrics(scores: torch.Tensor, items: Sequence[dict], hard_negative
     return metrics
 
 
+def object_presence_metrics(scores: Sequence[float], items: Sequence[dict]) -> dict:
+    """How well `scores` (one per item) put present objects above absent look-alikes; ties count as wrong.
+
+    auc: the share of (present, absent) pairs over all images with the present one strictly higher, so
+    one threshold could separate them; within_image: the same over pairs from the same image only.
+    """
+    scores = torch.as_tensor(scores, dtype=torch.float32)
+    present = torch.tensor([item["present"] for item in items], dtype=torch.bool)
+    absent_sorted = torch.sort(scores[~present]).values
+    below = torch.searchsorted(absent_sorted, scores[present], side="left")  # absent scores strictly lower
+    num_present, num_absent = int(present.sum()), int((~present).sum())
+    auc = float(below.sum()) / (num_present * num_absent) if num_present and num_absent else None
+    images = torch.tensor([item["image_index"] for item in items])
+    wins = pairs = 0
+    for image in images.unique():
+        mine = images == image
+        p, a = scores[mine & present], scores[mine & ~present]
+        wins += int((p[:, None] > a[None, :]).sum())
+        pairs += len(p) * len(a)
+    return {"auc": auc, "within_image": wins / pairs if pairs else None, "num_present": num_present, "num_absent": num_absent}
+
+
 def evaluate_scorer(scorer, images: Sequence, items: Mapping) -> dict:
     """Metrics of one scorer on `images` (held-out, in scene order) and `build_benchmark_items` items."""
     image_embeds = scorer.encode_images(images)  # once per model, reused by every item kind
@@ -276,6 +302,13 @@ def evaluate_scorer(scorer, images: Sequence, items: Mapping) -> dict:
         zero_shot_correct = [strict_argmax(scores[:, k]) == item["label"] for k, item in enumerate(zero_shot["items"])]
     results["affirmative"]["zero_shot"] = _mean(zero_shot_correct)
     results["affirmative"]["num_zero_shot_images"] = len(zero_shot_correct)
+
+    presence_items = items["object_presence"]
+    prompts = sorted({item["prompt"] for item in presence_items})
+    table = scorer.score(image_embeds, prompts)  # (P, I): one text encoding per prompt
+    row = {prompt: k for k, prompt in enumerate(prompts)}
+    item_scores = [float(table[row[item["prompt"]], item["image_index"]]) for item in presence_items]
+    results["object_presence"] = object_presence_metrics(item_scores, presence_items)
     return results
 
 

@@ -28,6 +28,7 @@ HEADLINE_METRICS: tuple[tuple[str, str], ...] = (
     ("Absence", "absence.accuracy"),
     ("Affirmative R@1", "affirmative.R@1"),
     ("Zero-shot", "affirmative.zero_shot"),
+    ("Object presence AUC", "object_presence.auc"),
 )
 
 
