@@ -129,6 +129,49 @@ def test_fake_two_ranks_match_one_process_loss_and_gradients(local_loss):
         torch.testing.assert_close(grad, reference_grad, rtol=0, atol=1e-6)
 
 
+def test_caption_true_for_another_image_is_not_counted_against_it():
+    image_embeds, text_embeds = _random_embeds(n=4, dim=4, seed=1)
+    text_embeds = text_embeds.clone()
+    text_embeds[1] = image_embeds[0]  # caption 1 matches image 0 best, and is true for it
+    truth = torch.eye(4, dtype=torch.bool)
+    loss = ClipLoss()
+    torch.testing.assert_close(loss(image_embeds, text_embeds, 10.0, truth), loss(image_embeds, text_embeds, 10.0))
+    truth[0, 1] = True
+    masked = loss(image_embeds, text_embeds, 10.0, truth)
+    # By hand: the (image 0, caption 1) logit leaves both softmaxes it sits in, nothing else changes.
+    logits = 10.0 * image_embeds @ text_embeds.T
+    labels = torch.arange(4)
+    skip = torch.zeros(4, 4, dtype=torch.bool)
+    skip[0, 1] = True
+    expected = (
+        F.cross_entropy(logits.masked_fill(skip, float("-inf")), labels)
+        + F.cross_entropy(logits.T.masked_fill(skip.T, float("-inf")), labels)
+    ) / 2
+    torch.testing.assert_close(masked, expected)
+    assert masked < loss(image_embeds, text_embeds, 10.0)
+    with pytest.raises(ValueError, match="diagonal"):
+        loss(image_embeds, text_embeds, 10.0, ~torch.eye(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="global"):
+        loss(image_embeds, text_embeds, 10.0, torch.eye(3, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("local_loss", [False, True], ids=["global_logits", "local_logits"])
+def test_fake_two_ranks_match_one_process_with_caption_truth(local_loss):
+    image_embeds, text_embeds = _random_embeds(n=8, dim=4, seed=2)
+    truth = torch.eye(8, dtype=torch.bool)
+    truth[1, 6] = truth[5, 2] = truth[7, 0] = True  # true pairs across the two ranks' halves
+    reference = ClipLoss()(image_embeds, text_embeds, 10.0, truth)
+    image_shards, text_shards = image_embeds.chunk(WORLD_SIZE), text_embeds.chunk(WORLD_SIZE)
+    fake = _fake_all_gather(image_shards, text_shards)
+    rank_losses = [
+        ClipLoss(local_loss=local_loss, rank=rank, world_size=WORLD_SIZE, all_gather_fn=fake)(
+            image_shards[rank], text_shards[rank], 10.0, truth
+        )
+        for rank in range(WORLD_SIZE)
+    ]
+    torch.testing.assert_close(torch.stack(rank_losses).mean(), reference, rtol=0, atol=1e-6)
+
+
 def test_local_loss_labels_are_offset_by_rank():
     loss = ClipLoss(local_loss=True, rank=1, world_size=WORLD_SIZE)
     assert loss.get_ground_truth(3, torch.device("cpu")).tolist() == [3, 4, 5]

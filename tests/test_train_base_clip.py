@@ -7,6 +7,7 @@ import pytest
 import torch
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
 
+from training.caption_truth import affirmative_truth
 from training.clip_tokenizer import load_clip_tokenizer
 from training.shapes_world import build_world_dataset, sample_scenes
 from training.train_base_clip import (
@@ -72,6 +73,7 @@ def test_arguments_load_from_json(tmp_path):
         ["--num_train_scenes", "0"],
         ["--remove_unused_columns", "true"],
         ["--partial_caption_prob", "1.5"],
+        ["--caption_mode", "fixed", "--partial_caption_prob", "0"],  # a fixed caption's mentions are unknown
     ],
 )
 def test_parser_rejects_bad_values(tmp_path, bad):
@@ -123,3 +125,19 @@ def test_partial_captions_name_a_proper_part_of_multi_object_scenes():
         WorldCaptionCollator(processor, partial_caption_prob=2.0)
     with pytest.raises(ValueError, match="fresh"):
         WorldCaptionCollator(processor, caption_mode="fixed", partial_caption_prob=0.5)
+
+
+def test_collator_codes_give_each_caption_its_truth():
+    processor = build_clip_processor(load_clip_tokenizer(), 32)
+    dataset = build_world_dataset(64, seed=5, image_size=32)
+    rows = [{**row, "image": image} for row, image in zip(dataset.to_list(), dataset["image"])]
+    collator = WorldCaptionCollator(processor, partial_caption_prob=1.0, seed=0, with_codes=True)
+    batch = collator(rows)
+    truth = affirmative_truth(batch["mention_codes"], batch["object_codes"])  # (images, captions)
+    assert truth.shape == (64, 64) and truth.diagonal().all()
+    assert (truth.sum(dim=0) > 1).any()  # a partial caption that also holds for another image
+    # The same seed draws the same captions with or without codes.
+    plain = WorldCaptionCollator(processor, partial_caption_prob=1.0, seed=0)(rows)
+    assert torch.equal(plain["input_ids"], batch["input_ids"])
+    with pytest.raises(ValueError, match="fresh"):
+        WorldCaptionCollator(processor, caption_mode="fixed", with_codes=True)

@@ -142,13 +142,21 @@ class ClipLoss(nn.Module):
         return logits_per_image, logits_per_text
 
     def forward(
-        self, image_embeds: torch.Tensor, text_embeds: torch.Tensor, logit_scale: torch.Tensor | float
+        self,
+        image_embeds: torch.Tensor,
+        text_embeds: torch.Tensor,
+        logit_scale: torch.Tensor | float,
+        caption_truth: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """
         Args:
             image_embeds, text_embeds (`torch.Tensor` of shape `(local_batch, dim)`): L2-normalised.
             logit_scale (`torch.Tensor` or `float`): the temperature already exponentiated
                 (`model.logit_scale.exp()`).
+            caption_truth (`torch.Tensor` of shape `(N, N)`, *optional*): bool over the GLOBAL batch,
+                caption `c` true for image `i`. A caption true for another image than its own (a
+                partial caption, "a red circle") is then not counted against that image, in either
+                direction; the diagonal must be true.
 
         Returns:
             `torch.Tensor`, scalar: mean of the image->text and text->image cross-entropies, each
@@ -156,7 +164,28 @@ class ClipLoss(nn.Module):
         """
         logits_per_image, logits_per_text = self.get_logits(image_embeds, text_embeds, logit_scale)
         labels = self.get_ground_truth(logits_per_image.shape[0], logits_per_image.device)
+        if caption_truth is not None:
+            logits_per_image, logits_per_text = self._mask_other_true_pairs(
+                logits_per_image, logits_per_text, labels, caption_truth.to(logits_per_image.device)
+            )
         return (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_text, labels)) / 2
+
+    def _mask_other_true_pairs(
+        self, logits_per_image: torch.Tensor, logits_per_text: torch.Tensor, labels: torch.Tensor, truth: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        num_rows, num_columns = logits_per_image.shape
+        if truth.shape != (num_columns, num_columns):
+            raise ValueError(f"caption_truth must be the global ({num_columns}, {num_columns}), got {tuple(truth.shape)}")
+        rows = labels  # global index of each scored row (offset by rank in local mode)
+        own = torch.zeros(num_rows, num_columns, dtype=torch.bool, device=truth.device)
+        own[torch.arange(num_rows, device=truth.device), labels] = True
+        image_rows, text_rows = truth.bool()[rows], truth.bool().t()[rows]  # (rows, N) each
+        if not (image_rows & own).any(dim=1).all():
+            raise ValueError("caption_truth: every image's own caption (the diagonal) must be true")
+        return (
+            logits_per_image.masked_fill(image_rows & ~own, float("-inf")),
+            logits_per_text.masked_fill(text_rows & ~own, float("-inf")),
+        )
 
 
 __all__ = ["ClipLoss", "clip_contrastive_loss", "gather_features"]

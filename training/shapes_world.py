@@ -46,6 +46,7 @@ MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 32, 64
 DEFAULT_TRAIN_SEED = 0
 DEFAULT_EVAL_SEED = 1
 
+MAX_OBJECTS = 3  # objects per scene, at most
 GRID_CELLS = 6  # cells per image side; objects are aligned to them
 # Half the side of an object's bounding box, as a fraction of the image side: 1 or 2 cells wide.
 _HALF_EXTENT = {"small": 0.5 / GRID_CELLS, "large": 1.0 / GRID_CELLS}
@@ -166,14 +167,14 @@ def _grid_position(rng: random.Random, size: str) -> tuple[float, float]:
 def sample_scene(
     rng: random.Random,
     min_objects: int = 1,
-    max_objects: int = 3,
+    max_objects: int = MAX_OBJECTS,
     shapes: Sequence[str] = SHAPES,
     colours: Sequence[str] = tuple(COLOURS),
 ) -> Scene:
     """Draw a scene: `min_objects..max_objects` objects with distinct (shape, colour) pairs, each
     size equally likely, placed at random grid positions with a free cell between any two."""
-    if not 1 <= min_objects <= max_objects <= 3:
-        raise ValueError(f"Need 1 <= min_objects <= max_objects <= 3, got {min_objects}, {max_objects}")
+    if not 1 <= min_objects <= max_objects <= MAX_OBJECTS:
+        raise ValueError(f"Need 1 <= min_objects <= max_objects <= {MAX_OBJECTS}, got {min_objects}, {max_objects}")
     num_objects = rng.randint(min_objects, max_objects)
     pairs = rng.sample([(s, c) for s in shapes for c in colours], num_objects)
     sizes = [rng.choice(SIZES) for _ in pairs]
@@ -191,7 +192,7 @@ def sample_scene(
             return Scene(tuple(placed))
 
 
-def sample_scenes(num_scenes: int, seed: int, min_objects: int = 1, max_objects: int = 3) -> list[Scene]:
+def sample_scenes(num_scenes: int, seed: int, min_objects: int = 1, max_objects: int = MAX_OBJECTS) -> list[Scene]:
     """Scenes `0..num_scenes-1` of `seed`; scene `i` depends only on `(seed, i)`."""
     return [
         sample_scene(random.Random(f"shapes-world:{seed}:{i}"), min_objects=min_objects, max_objects=max_objects)
@@ -321,7 +322,9 @@ def world_features():
     return Features({"image": ImageFeature(), "objects": List(obj), "caption": Value("string")})
 
 
-def build_world_dataset(num_scenes: int, seed: int, image_size: int = DEFAULT_IMAGE_SIZE, max_objects: int = 3):
+def build_world_dataset(
+    num_scenes: int, seed: int, image_size: int = DEFAULT_IMAGE_SIZE, max_objects: int = MAX_OBJECTS
+):
     """A `datasets.Dataset` of `num_scenes` rendered scenes with one affirmative caption each.
 
     Columns: `image` (PIL image, RGB, `image_size` square), `objects` (list of {"shape", "colour",
@@ -352,6 +355,7 @@ __all__ = [
     "DEFAULT_IMAGE_SIZE",
     "DEFAULT_TRAIN_SEED",
     "GRID_CELLS",
+    "MAX_OBJECTS",
     "SHAPES",
     "SIZES",
     "Mention",

@@ -4,10 +4,12 @@ A standard `CLIPModel` (OpenAI's 49,408-token BPE vocabulary, 77 positions, smal
 from affirmative captions only, as real CLIP did (Radford et al. 2021): it never sees negation.
 The stock `Trainer` runs it; `compute_loss` is overridden only to score each image against the
 captions of the GLOBAL batch (`contrastive.ClipLoss`, embeddings gathered from every process with
-gradients), since `CLIPModel`'s own loss only sees the local batch. The output directory is a
-plain CLIP checkpoint (`model.safetensors`, `config.json`) with its processor (tokenizer + image
-processor): `CLIPModel.from_pretrained(dir)` and `AutoProcessor.from_pretrained(dir)` load it as
-they would `openai/clip-vit-base-patch32`. A quick held-out check ends the run (`evaluate_world`).
+gradients), since `CLIPModel`'s own loss only sees the local batch, and to leave out of that loss
+the pairs where a caption is true for another image ("a red circle" under every red circle:
+`--skip_false_negatives`, `caption_truth`). The output directory is a plain CLIP checkpoint
+(`model.safetensors`, `config.json`) with its processor (tokenizer + image processor):
+`CLIPModel.from_pretrained(dir)` and `AutoProcessor.from_pretrained(dir)` load it as they would
+`openai/clip-vit-base-patch32`. A quick held-out check ends the run (`evaluate_world`).
 
     python -m training.train_base_clip --output_dir outputs/base_clip
     python -m training.train_base_clip args.json                      # the same arguments as JSON
@@ -33,6 +35,7 @@ import torch
 from torch.nn import functional as F
 from transformers import CLIPConfig, CLIPModel, CLIPProcessor, HfArgumentParser, Trainer, TrainingArguments, set_seed
 
+from .caption_truth import affirmative_truth
 from .clip_tokenizer import CLIP_MAX_LENGTH, load_clip_tokenizer
 from .contrastive import ClipLoss
 from .negation_captions import sample_negated_caption
@@ -139,6 +142,13 @@ class DataArguments(WorldDataArguments):
             "captions do; CLIP then scores an object that is present high, whatever else the image shows."
         },
     )
+    skip_false_negatives: bool = field(
+        default=True,
+        metadata={
+            "help": "Do not count a caption against another image of the global batch that it is also true for "
+            "(\"a red circle\" under any red circle); plain in-batch contrast would teach that what is there is not."
+        },
+    )
     tokenizer_cache_dir: str | None = field(
         default=None,
         metadata={"help": "Where the offline CLIP tokenizer is built and cached (default ~/.cache/negclip)."},
@@ -150,8 +160,11 @@ class DataArguments(WorldDataArguments):
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got '{self.caption_mode}'")
         if not 0.0 <= self.partial_caption_prob <= 1.0:
             raise ValueError(f"partial_caption_prob must be in [0, 1], got {self.partial_caption_prob}")
-        if self.caption_mode == "fixed" and self.partial_caption_prob:
-            raise ValueError("--caption_mode fixed keeps each scene's one caption; pass --partial_caption_prob 0 with it")
+        if self.caption_mode == "fixed" and (self.partial_caption_prob or self.skip_false_negatives):
+            raise ValueError(
+                "--caption_mode fixed keeps each scene's one caption; pass --partial_caption_prob 0 "
+                "--skip_false_negatives false with it"
+            )
 
 
 @dataclass
@@ -235,6 +248,8 @@ def build_clip_config(model_args: ModelArguments, tokenizer) -> CLIPConfig:
 class GlobalBatchClipTrainer(Trainer):
     """The stock `Trainer`, scoring each image against the captions of the global batch.
 
+    With the collator's `mention_codes` / `object_codes`, a caption true for another image of the
+    global batch ("a red circle" under every red circle) is not counted against it.
     The model still runs through the (possibly DDP-wrapped) `model(...)` call, so gradients are
     synchronised as usual; only the loss is computed here, from the normalised embeddings.
     """
@@ -248,10 +263,20 @@ class GlobalBatchClipTrainer(Trainer):
     def logit_scale(self, model) -> torch.Tensor:
         return self.accelerator.unwrap_model(model).logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
 
+    def global_caption_truth(self, inputs: dict) -> torch.Tensor | None:
+        """`(N, N)` truth of every caption of the global batch for every image (`caption_truth`), from the
+        collator's codes gathered from all processes; None when the batch holds no codes."""
+        codes = [inputs.pop(name, None) for name in ("mention_codes", "object_codes")]
+        if codes[0] is None or codes[1] is None:
+            return None
+        mentions, objects = (self.accelerator.gather(code) for code in codes)
+        return affirmative_truth(mentions, objects)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {name: value for name, value in inputs.items() if name != "return_loss"}
+        caption_truth = self.global_caption_truth(inputs)
         outputs = model(**inputs, return_loss=False)  # CLIP's own loss is per process: not computed
-        loss = self.clip_loss(outputs.image_embeds, outputs.text_embeds, self.logit_scale(model))
+        loss = self.clip_loss(outputs.image_embeds, outputs.text_embeds, self.logit_scale(model), caption_truth)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -363,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         caption_mode=data_args.caption_mode,
         partial_caption_prob=data_args.partial_caption_prob,
         seed=training_args.seed,
+        with_codes=data_args.skip_false_negatives,
     )
     logger.info("Rendered %d training scenes in %.1f s", len(train_dataset), time.perf_counter() - start)
 

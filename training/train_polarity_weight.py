@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> float:
     model.negated_weight.requires_grad_(True)
     model.null_positive_embeds.requires_grad_(True)
     model.negated_threshold.requires_grad_(True)
-    processor = AutoProcessor.from_pretrained(args.negclip_model)
+    processor = AutoProcessor.from_pretrained(args.negclip_model, trust_remote_code=True)  # its config has auto_map
 
     # 3. Images with a true caption and a hard negative each.
     train_set = load_from_disk(f"{args.world_dir}/train")

@@ -31,8 +31,9 @@ from PIL import Image
 from transformers import BatchFeature, CLIPProcessor, PreTrainedTokenizerBase
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
+from .caption_truth import mention_codes, object_codes
 from .negation_captions import AFFIRMATION, make_caption, sample_hard_absent, sample_negated_caption, templates_of
-from .shapes_world import Mention, Scene, affirmative_caption, affirmative_mentions, caption_of_mentions, mentions_hold
+from .shapes_world import Mention, Scene, affirmative_mentions, caption_of_mentions, mentions_hold
 
 CAPTION_MODES = ("fresh", "fixed")
 
@@ -103,10 +104,17 @@ class WorldCaptionCollator(_SeededCollator):
         partial_caption_prob (`float`, *optional*, defaults to 0.0): share (0..1) of fresh captions
             of multi-object scenes that name a random proper subset of the objects.
         seed (`int`, *optional*, defaults to 0): seed of the fresh captions.
+        with_codes (`bool`, *optional*, defaults to `False`): add `object_codes` and `mention_codes`
+            (`caption_truth`), from which the loss tells which captions are true for which images.
     """
 
     def __init__(
-        self, processor: CLIPProcessor, caption_mode: str = "fresh", partial_caption_prob: float = 0.0, seed: int = 0
+        self,
+        processor: CLIPProcessor,
+        caption_mode: str = "fresh",
+        partial_caption_prob: float = 0.0,
+        seed: int = 0,
+        with_codes: bool = False,
     ):
         if caption_mode not in CAPTION_MODES:
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got '{caption_mode}'")
@@ -114,9 +122,12 @@ class WorldCaptionCollator(_SeededCollator):
             raise ValueError(f"partial_caption_prob must be in [0, 1], got {partial_caption_prob}")
         if caption_mode == "fixed" and partial_caption_prob:
             raise ValueError("partial_caption_prob needs caption_mode='fresh' (a fixed caption cannot change)")
+        if caption_mode == "fixed" and with_codes:
+            raise ValueError("with_codes needs caption_mode='fresh' (what a fixed caption names is not recorded)")
         super().__init__(processor, seed)
         self.caption_mode = caption_mode
         self.partial_caption_prob = partial_caption_prob
+        self.with_codes = with_codes
 
     def captioned_scene(self, scene: Scene, rng: random.Random) -> Scene:
         """`scene`, or with probability `partial_caption_prob` a random proper part of its objects."""
@@ -124,20 +135,37 @@ class WorldCaptionCollator(_SeededCollator):
             return scene
         return Scene(tuple(rng.sample(scene.objects, rng.randint(1, len(scene.objects) - 1))))
 
+    def fresh_captions(self, scenes: Sequence[Scene]) -> tuple[list[str], list[list[Mention]]]:
+        """A new affirmative caption per scene (of the part `captioned_scene` keeps) and what it names."""
+        rng = self.rng
+        captions, mentions = [], []
+        for scene in scenes:
+            mentions.append(affirmative_mentions(self.captioned_scene(scene, rng), rng))
+            captions.append(caption_of_mentions(mentions[-1], rng))
+        return captions, mentions
+
     def captions(self, rows: Sequence[dict]) -> list[str]:
         if self.caption_mode == "fixed":
             return [row["caption"] for row in rows]
-        rng = self.rng
-        return [affirmative_caption(self.captioned_scene(Scene.from_dicts(row["objects"]), rng), rng) for row in rows]
+        return self.fresh_captions([Scene.from_dicts(row["objects"]) for row in rows])[0]
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor | bool]:
-        batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], self.captions(rows))
-        return {
+        scenes = [Scene.from_dicts(row["objects"]) for row in rows]
+        if self.caption_mode == "fixed":
+            captions, mentions = [row["caption"] for row in rows], None
+        else:
+            captions, mentions = self.fresh_captions(scenes)
+        batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], captions)
+        out = {
             "pixel_values": batch["pixel_values"],
             "input_ids": batch["input_ids"],
             "attention_mask": batch["attention_mask"],
             "return_loss": True,
         }
+        if self.with_codes:
+            out["object_codes"] = object_codes(scenes)
+            out["mention_codes"] = mention_codes(mentions)
+        return out
 
 
 def false_affirmative_caption(scene: Scene, rng: random.Random) -> dict:
