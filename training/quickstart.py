@@ -30,6 +30,7 @@ from modeling_negclip import NegCLIPModel
 
 from .model_card import write_model_card
 from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
+from .train_base_clip import BASE_PATCH_SIZE
 from .world_benchmark import collect_examples, evaluate_models
 from .world_report import format_headline_table, write_report
 
@@ -42,14 +43,16 @@ class QuickstartArguments:
     base_clip: str | None = field(
         default=None, metadata={"help": "Use this CLIPModel checkpoint (dir or Hub id) instead of training one."}
     )
-    image_size: int = field(default=48, metadata={"help": "Side of the rendered images (32..64)."})
+    image_size: int = field(
+        default=48, metadata={"help": "Side of the rendered images: 32, 48 or 64 (whole 16 px patches of the base CLIP)."}
+    )
     num_train_scenes: int = field(default=16000, metadata={"help": "Training scenes for the base CLIP."})
-    base_epochs: float = field(default=5.0, metadata={"help": "Epochs of base CLIP training."})
+    base_epochs: float = field(default=9.0, metadata={"help": "Epochs of base CLIP training."})
     num_eval_scenes: int = field(default=1000, metadata={"help": "Held-out scenes of the benchmark."})
     num_polarity_images: int = field(default=2048, metadata={"help": "Images for fitting the polarity weight."})
     head_num_train: int = field(default=12000, metadata={"help": "Synthetic prompts for the negation head."})
     head_world_captions: int = field(default=3000, metadata={"help": "Shapes-world captions for the head."})
-    head_epochs: float = field(default=5.0, metadata={"help": "Epochs of negation head training."})
+    head_epochs: float = field(default=4.0, metadata={"help": "Epochs of negation head training."})
     conclip_steps: int = field(default=100, metadata={"help": "Steps (64 images each) of the CoN-CLIP-style fine-tune."})
     seed: int = field(default=0, metadata={"help": "Seed of every stage."})
     num_threads: int | None = field(
@@ -64,6 +67,9 @@ class QuickstartArguments:
     def __post_init__(self):
         if not 32 <= self.image_size <= 64:
             raise ValueError(f"--image_size must be in 32..64, got {self.image_size}")
+        if self.base_clip is None and self.image_size % BASE_PATCH_SIZE:
+            raise ValueError(f"--image_size {self.image_size}: the base CLIP trained here takes {BASE_PATCH_SIZE} px patches, "
+                             "use 32, 48 or 64")
         if self.num_eval_scenes < 10:
             raise ValueError(f"--num_eval_scenes must be >= 10, got {self.num_eval_scenes}")
         if self.num_threads is not None and self.num_threads < 1:

@@ -3,11 +3,11 @@
 In the spirit of CLEVR (Johnson et al., 2017), but 2D and small: each scene holds 1 to 3 flat
 objects on a plain grey background; an object is a (shape, colour, size) triple placed so that no
 two bounding boxes touch, so every object is fully visible. Objects sit on a 6 x 6 grid of cells:
-a small one fills one cell, a large one 2 x 2 cells. At the default 48 px a cell is one 8 px ViT
-patch, so a CLIP trained from scratch on a CPU sees each object through whole patches and learns
-shape in minutes (with free placement it learned colour at once but shape hardly at all); a real
-CLIP needs no such help and scores these images like any other. The objects of one scene are distinct
-(shape, colour) pairs. Everything is deterministic from a seed: scene `i` of seed `s` depends on
+a small one fills one cell, a large one 2 x 2 cells. At the default 48 px a cell is 8 px, so the
+base CLIP's ViT patches (16 px: 2 x 2 cells) see objects at a few fixed offsets and a CLIP trained
+from scratch on a CPU learns shape in minutes (with free placement it learned colour at once but
+shape hardly at all); a real CLIP needs no such help and scores these images like any other. The
+objects of one scene are distinct (shape, colour) pairs. Everything is deterministic from a seed: scene `i` of seed `s` depends on
 `(s, i)` only, so the first `n` scenes of a seed are the same whatever the total.
 
 This module holds the scenes, their rendering, the `Mention` of an object in a caption ("a red

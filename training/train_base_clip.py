@@ -56,6 +56,9 @@ from .world_data import CAPTION_MODES, WorldCaptionCollator, build_clip_processo
 logger = logging.getLogger(__name__)
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps the learned temperature at 100
+# A 16 px patch covers 2 x 2 cells of the world's grid: 9 patches at 48 px. Against 8 px patches (36) a
+# step costs about half, and in the same wall time the base learned presence better (more epochs).
+BASE_PATCH_SIZE = 16
 
 
 @dataclass
@@ -78,7 +81,10 @@ class ModelArguments:
         default=DEFAULT_IMAGE_SIZE,
         metadata={"help": f"Side of the rendered images and of the model input ({MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE})."},
     )
-    patch_size: int = field(default=8, metadata={"help": "ViT patch side; must divide image_size."})
+    patch_size: int = field(
+        default=BASE_PATCH_SIZE,
+        metadata={"help": "ViT patch side; must divide image_size (16: 2 x 2 grid cells, 10 tokens at 48 px)."},
+    )
     projection_dim: int = field(default=128, metadata={"help": "Width of the shared image-text embedding."})
     logit_scale_init_value: float = field(
         default=2.6592, metadata={"help": "Initial log temperature (CLIP's log(1 / 0.07))."}
