@@ -52,7 +52,7 @@ class QuickstartArguments:
     num_polarity_images: int = field(default=2048, metadata={"help": "Images for fitting the polarity weight."})
     head_num_train: int = field(default=12000, metadata={"help": "Synthetic prompts for the negation head."})
     head_world_captions: int = field(default=3000, metadata={"help": "Shapes-world captions for the head."})
-    head_epochs: float = field(default=4.0, metadata={"help": "Epochs of negation head training."})
+    head_epochs: float = field(default=5.0, metadata={"help": "Epochs of negation head training."})
     conclip_steps: int = field(default=100, metadata={"help": "Steps (64 images each) of the CoN-CLIP-style fine-tune."})
     seed: int = field(default=0, metadata={"help": "Seed of every stage."})
     num_threads: int | None = field(
