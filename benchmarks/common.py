@@ -54,24 +54,26 @@ NEGATED_FRACTIONS = (0.0, 0.5, 1.0)
 # ---- model configs ----
 
 
-def _two_tower_config(width: int, mlp: int, layers: int, heads: int, image_size: int, projection_dim: int) -> CLIPConfig:
-    """Both towers with the same width and depth, patch 8, CLIP's 77 text positions."""
+def _two_tower_config(
+    width: int, mlp: int, layers: int, heads: int, image_size: int, patch_size: int, projection_dim: int
+) -> CLIPConfig:
+    """Both towers with the same width and depth, CLIP's 77 text positions."""
     tower = dict(hidden_size=width, intermediate_size=mlp, num_hidden_layers=layers, num_attention_heads=heads)
     return CLIPConfig(
         text_config={**tower, "max_position_embeddings": 77},
-        vision_config={**tower, "image_size": image_size, "patch_size": 8},
+        vision_config={**tower, "image_size": image_size, "patch_size": patch_size},
         projection_dim=projection_dim,
     )
 
 
 def tiny_config() -> CLIPConfig:
     """The tests' tiny CLIP (hidden 32, 2 layers, 32 px images) with the real 49,408-token vocabulary."""
-    return _two_tower_config(width=32, mlp=64, layers=2, heads=2, image_size=32, projection_dim=16)
+    return _two_tower_config(width=32, mlp=64, layers=2, heads=2, image_size=32, patch_size=8, projection_dim=16)
 
 
 def small_offline_config() -> CLIPConfig:
-    """A small CLIP like the offline base: hidden 128, 4 layers per tower, 48 px images, patch 8."""
-    return _two_tower_config(width=128, mlp=512, layers=4, heads=4, image_size=48, projection_dim=128)
+    """A small CLIP like the offline base: hidden 128, 4 layers per tower, 48 px images, patch 16."""
+    return _two_tower_config(width=128, mlp=512, layers=4, heads=4, image_size=48, patch_size=16, projection_dim=128)
 
 
 def clip_b32_config() -> CLIPConfig:
