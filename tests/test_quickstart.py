@@ -29,7 +29,17 @@ def test_distributed_or_gpu_runs_keep_their_threads(monkeypatch, restore_threads
     assert set_cpu_threads(None) == 1 and torch.get_num_threads() == 1
 
 
-@pytest.mark.parametrize("bad", [["--num_threads", "0"], ["--image_size", "16"], ["--num_eval_scenes", "5"]])
+@pytest.mark.parametrize(
+    "bad", [["--num_threads", "0"], ["--image_size", "16"], ["--image_size", "40"], ["--num_eval_scenes", "5"]]
+)
 def test_bad_arguments_are_refused(bad):
     with pytest.raises(ValueError, match=bad[0].lstrip("-")):
         HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(args=bad)
+
+
+def test_any_image_size_in_range_with_a_given_base():
+    # 40 px does not fit the 16 px patches of the base trained here, but a given checkpoint resizes as it likes.
+    (args,) = HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(
+        args=["--image_size", "40", "--base_clip", "some/clip"]
+    )
+    assert args.image_size == 40
