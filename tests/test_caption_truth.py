@@ -5,7 +5,8 @@ import random
 import pytest
 import torch
 
-from training.caption_truth import ANY, PAD, affirmative_truth, mention_codes, object_codes
+from training.caption_truth import ANY, PAD, affirmative_truth, caption_truth, mention_codes, object_codes
+from training.negation_captions import caption_is_true, sample_negated_caption
 from training.shapes_world import (
     MAX_OBJECTS,
     Mention,
@@ -51,3 +52,17 @@ def test_codes_are_padded_and_checked():
         affirmative_truth(mention_codes([[Mention("star")]], 4), codes)
     with pytest.raises(ValueError, match="need"):
         affirmative_truth(codes[0], codes)
+
+
+def test_caption_truth_matches_caption_is_true_on_negated_captions():
+    scenes = sample_scenes(80, seed=12)
+    rng = random.Random(1)
+    records = [sample_negated_caption(scene, rng, truth=rng.random() < 0.5) for scene in scenes]
+    affirmed = mention_codes([[Mention.from_dict(m) for m in r["affirmed"]] for r in records])
+    negated = mention_codes([[Mention.from_dict(m) for m in r["negated"]] for r in records])
+    truth = caption_truth(affirmed, negated, object_codes(scenes))
+    expected = torch.tensor([[caption_is_true(record, scene) for record in records] for scene in scenes])
+    assert torch.equal(truth, expected)
+    assert truth.float().mean() > 0.3  # a negated caption holds for many images
+    with pytest.raises(ValueError, match="negated"):
+        caption_truth(affirmed, negated[:3], object_codes(scenes))

@@ -1,5 +1,8 @@
 """Which captions hold for which images, as tensors, so a contrastive loss can skip false negatives.
 
+`caption_truth` is `shapes_world.mentions_hold` (affirmed mentions present on distinct objects, no
+negated mention present) for a whole batch of captions against a whole batch of images at once.
+
 A caption that names part of a scene ("a red circle") is true for every image of the batch that
 shows a red circle. Plain in-batch contrast pushes it away from all of them, and so teaches CLIP
 that "red circle" is NOT present where it is: the very signal negation needs. Computing the truth
@@ -77,4 +80,15 @@ def affirmative_truth(mentions: torch.Tensor, objects: torch.Tensor) -> torch.Te
     return truth
 
 
-__all__ = ["ANY", "PAD", "affirmative_truth", "mention_codes", "object_codes"]
+def caption_truth(affirmed: torch.Tensor, negated: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
+    """`(I, C)` bool: `shapes_world.mentions_hold` on codes. Caption `c`'s `affirmed` mentions `(C, M, 3)`
+    match distinct objects of image `i` and none of its `negated` mentions `(C, N, 3)` matches any object."""
+    if negated.dim() != 3 or negated.shape[-1] != 3 or negated.shape[0] != affirmed.shape[0]:
+        raise ValueError(f"need (C, N, 3) negated mentions for {affirmed.shape[0]} captions, got {tuple(negated.shape)}")
+    m = negated[None, :, :, None, :]  # (1, C, N, 1, 3)
+    o = objects[:, None, None, :, :]  # (I, 1, 1, K, 3)
+    hits = ((m == ANY) | (m == o)).all(dim=-1) & (o[..., 1] != PAD) & (m[..., 1] != PAD)  # (I, C, N, K)
+    return affirmative_truth(affirmed, objects) & ~hits.flatten(2).any(dim=-1)
+
+
+__all__ = ["ANY", "PAD", "affirmative_truth", "caption_truth", "mention_codes", "object_codes"]

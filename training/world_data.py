@@ -31,9 +31,9 @@ from PIL import Image
 from transformers import BatchFeature, CLIPProcessor, PreTrainedTokenizerBase
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
-from .caption_truth import mention_codes, object_codes
+from .caption_truth import caption_truth, mention_codes, object_codes
 from .negation_captions import AFFIRMATION, make_caption, sample_hard_absent, sample_negated_caption, templates_of
-from .shapes_world import Mention, Scene, affirmative_mentions, caption_of_mentions, mentions_hold
+from .shapes_world import Mention, Scene, affirmative_mentions, caption_of_mentions
 
 CAPTION_MODES = ("fresh", "fixed")
 
@@ -191,9 +191,6 @@ class CaptionFacts:
             tuple(map(Mention.from_dict, record["negated"])),
         )
 
-    def is_true(self, scene: Scene) -> bool:
-        return mentions_hold(self.affirmed, self.negated, scene)
-
 
 class HardNegativeCollator(_SeededCollator):
     """Rows -> `pixel_values` `(n, 3, S, S)`, `input_ids` / `attention_mask` `(2n, T)`, `return_loss`.
@@ -265,7 +262,9 @@ class HardNegativeCollator(_SeededCollator):
             "return_loss": True,
         }
         if self.with_truth:
-            out["caption_truth"] = torch.tensor([[c.is_true(scene) for c in captions] for scene in scenes])
+            affirmed = mention_codes([c.affirmed for c in captions])
+            negated = mention_codes([c.negated for c in captions])
+            out["caption_truth"] = caption_truth(affirmed, negated, object_codes(scenes))  # (n, 2n)
         return out
 
 
