@@ -60,6 +60,13 @@ def mention_codes(captions: Sequence[Sequence[Mention]], max_mentions: int = MAX
     ).view(len(captions), max_mentions, 3)
 
 
+def _fits(mentions: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
+    """`(I, C, M, K)` bool: mention `m` of caption `c` names object `k` of image `i` (padding names nothing)."""
+    m = mentions[None, :, :, None, :]  # (1, C, M, 1, 3)
+    o = objects[:, None, None, :, :]  # (I, 1, 1, K, 3)
+    return ((m == ANY) | (m == o)).all(dim=-1) & (o[..., 1] != PAD) & (m[..., 1] != PAD)
+
+
 def affirmative_truth(mentions: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
     """`(I, C)` bool: whether caption `c`'s mentions match distinct objects of image `i`
     (`shapes_world.mentions_hold` with no negated mention), from `mention_codes` `(C, M, 3)` and
@@ -69,9 +76,7 @@ def affirmative_truth(mentions: torch.Tensor, objects: torch.Tensor) -> torch.Te
     num_mentions, num_objects = mentions.shape[1], objects.shape[1]
     if num_mentions > num_objects:
         raise ValueError(f"{num_mentions} mention rows for {num_objects} object rows: pad both to the same length")
-    m = mentions[None, :, :, None, :]  # (1, C, M, 1, 3)
-    o = objects[:, None, None, :, :]  # (I, 1, 1, K, 3)
-    matches = ((m == ANY) | (m == o)).all(dim=-1) & (o[..., 1] != PAD)  # (I, C, M, K): mention m fits object k
+    matches = _fits(mentions, objects)  # (I, C, M, K)
     unused = (mentions[:, :, 1] == PAD)[None]  # (1, C, M): padding mentions hold trivially
     truth = torch.zeros(matches.shape[:2], dtype=torch.bool, device=matches.device)
     for chosen in itertools.permutations(range(num_objects), num_mentions):  # distinct objects per mention
@@ -85,10 +90,7 @@ def caption_truth(affirmed: torch.Tensor, negated: torch.Tensor, objects: torch.
     match distinct objects of image `i` and none of its `negated` mentions `(C, N, 3)` matches any object."""
     if negated.dim() != 3 or negated.shape[-1] != 3 or negated.shape[0] != affirmed.shape[0]:
         raise ValueError(f"need (C, N, 3) negated mentions for {affirmed.shape[0]} captions, got {tuple(negated.shape)}")
-    m = negated[None, :, :, None, :]  # (1, C, N, 1, 3)
-    o = objects[:, None, None, :, :]  # (I, 1, 1, K, 3)
-    hits = ((m == ANY) | (m == o)).all(dim=-1) & (o[..., 1] != PAD) & (m[..., 1] != PAD)  # (I, C, N, K)
-    return affirmative_truth(affirmed, objects) & ~hits.flatten(2).any(dim=-1)
+    return affirmative_truth(affirmed, objects) & ~_fits(negated, objects).flatten(2).any(dim=-1)
 
 
 __all__ = ["ANY", "PAD", "affirmative_truth", "caption_truth", "mention_codes", "object_codes"]

@@ -176,16 +176,16 @@ class ClipLoss(nn.Module):
         num_rows, num_columns = logits_per_image.shape
         if truth.shape != (num_columns, num_columns):
             raise ValueError(f"caption_truth must be the global ({num_columns}, {num_columns}), got {tuple(truth.shape)}")
-        rows = labels  # global index of each scored row (offset by rank in local mode)
+        # `labels` is each scored row's global index (offset by rank in local mode), so also its own column.
         own = torch.zeros(num_rows, num_columns, dtype=torch.bool, device=truth.device)
         own[torch.arange(num_rows, device=truth.device), labels] = True
-        image_rows, text_rows = truth.bool()[rows], truth.bool().t()[rows]  # (rows, N) each
+        truth = truth.bool()
+        image_rows, text_rows = truth[labels], truth.t()[labels]  # (rows, N) each
         if not (image_rows & own).any(dim=1).all():
             raise ValueError("caption_truth: every image's own caption (the diagonal) must be true")
         return (
             logits_per_image.masked_fill(image_rows & ~own, float("-inf")),
             logits_per_text.masked_fill(text_rows & ~own, float("-inf")),
         )
-
 
 __all__ = ["ClipLoss", "clip_contrastive_loss", "gather_features"]

@@ -30,7 +30,7 @@ from modeling_negclip import NegCLIPModel
 
 from .model_card import write_model_card
 from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
-from .train_base_clip import BASE_PATCH_SIZE
+from .train_base_clip import ModelArguments as BaseModelArguments
 from .world_benchmark import collect_examples, evaluate_models
 from .world_report import format_headline_table, write_report
 
@@ -67,9 +67,8 @@ class QuickstartArguments:
     def __post_init__(self):
         if not 32 <= self.image_size <= 64:
             raise ValueError(f"--image_size must be in 32..64, got {self.image_size}")
-        if self.base_clip is None and self.image_size % BASE_PATCH_SIZE:
-            raise ValueError(f"--image_size {self.image_size}: the base CLIP trained here takes {BASE_PATCH_SIZE} px patches, "
-                             "use 32, 48 or 64")
+        if self.base_clip is None:
+            BaseModelArguments(image_size=self.image_size)  # the base stage's own checks (its patches), before any work
         if self.num_eval_scenes < 10:
             raise ValueError(f"--num_eval_scenes must be >= 10, got {self.num_eval_scenes}")
         if self.num_threads is not None and self.num_threads < 1:

@@ -56,8 +56,8 @@ from .world_data import CAPTION_MODES, WorldCaptionCollator, build_clip_processo
 logger = logging.getLogger(__name__)
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clamps the learned temperature at 100
-# A 16 px patch covers 2 x 2 cells of the world's grid: 9 patches at 48 px. Against 8 px patches (36) a
-# step costs about half, and in the same wall time the base learned presence better (more epochs).
+# A 16 px patch covers 2 x 2 cells of the world's grid: 9 patches at 48 px. Against 8 px patches (36) an
+# epoch takes about 60% of the time, and in the same wall time the base learned presence better (more epochs).
 BASE_PATCH_SIZE = 16
 
 

@@ -144,17 +144,18 @@ class WorldCaptionCollator(_SeededCollator):
             captions.append(caption_of_mentions(mentions[-1], rng))
         return captions, mentions
 
-    def captions(self, rows: Sequence[dict]) -> list[str]:
+    def captions_and_mentions(self, scenes: Sequence[Scene], rows: Sequence[dict]) -> tuple[list[str], list | None]:
+        """The batch's captions, and what each names (None for the dataset's fixed captions)."""
         if self.caption_mode == "fixed":
-            return [row["caption"] for row in rows]
-        return self.fresh_captions([Scene.from_dicts(row["objects"]) for row in rows])[0]
+            return [row["caption"] for row in rows], None
+        return self.fresh_captions(scenes)
+
+    def captions(self, rows: Sequence[dict]) -> list[str]:
+        return self.captions_and_mentions([Scene.from_dicts(row["objects"]) for row in rows], rows)[0]
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor | bool]:
         scenes = [Scene.from_dicts(row["objects"]) for row in rows]
-        if self.caption_mode == "fixed":
-            captions, mentions = [row["caption"] for row in rows], None
-        else:
-            captions, mentions = self.fresh_captions(scenes)
+        captions, mentions = self.captions_and_mentions(scenes, rows)
         batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], captions)
         out = {
             "pixel_values": batch["pixel_values"],
