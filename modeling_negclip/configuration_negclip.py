@@ -31,13 +31,15 @@ class NegCLIPConfig(PretrainedConfig):
             Feed-forward width of each head layer. Defaults to twice `negation_head_hidden_size`.
         negation_head_dropout (`float`, *optional*, defaults to 0.1):
             Dropout inside the head layers, in [0, 1).
-        negation_head_source_layer (`int`, *optional*, defaults to 1):
+        negation_head_source_layer (`int`, *optional*, defaults to 0):
             How many of CLIP's text encoder layers run before the head reads their states (through CLIP's final
             layer norm): 0 (the token and position embeddings only) up to the text encoder's `num_hidden_layers`.
             `None` means all of them, i.e. CLIP's `last_hidden_state`, which is what checkpoints saved before this
             field existed were trained on (they load with `None`). A low layer is cheaper: a prompt that is split
             stops there (its positive and negated parts are encoded from scratch), and only the prompts that are not
-            split run the remaining layers.
+            split run the remaining layers. 0 is the default: on the offline shapes base, a head reading the
+            embeddings generalised to unseen prompts far better than one reading layer 1 (held-out exact match 0.848
+            against 0.759, CD-SCO scope F1 0.631 against 0.508).
         negated_weight_init (`float`, *optional*, defaults to 1.0):
             Initial weight `w` of the negated similarity in `logit = scale * (cos(image, positive) - w *
             (cos(image, negated) - t))`, `t` a learned threshold (0 at first). Learned; must be >= 0.
@@ -57,7 +59,7 @@ class NegCLIPConfig(PretrainedConfig):
     negation_head_heads: int = 4
     negation_head_intermediate_size: int | None = None
     negation_head_dropout: float = 0.1
-    negation_head_source_layer: int | None = 1
+    negation_head_source_layer: int | None = 0
     negated_weight_init: float = 1.0
     freeze_clip: bool = True
 

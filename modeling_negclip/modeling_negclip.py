@@ -1,7 +1,7 @@
 """NegCLIP: a negation-aware plug-in around a frozen `CLIPModel`.
 
-1. A light bidirectional head on CLIP's text states after its first few layers
-   (`config.negation_head_source_layer`) tags each token affirmed / negation cue / negated.
+1. A light bidirectional head on CLIP's token embeddings, or its text states after its first few layers
+   (`config.negation_head_source_layer`, default 0: the embeddings) tags each token affirmed / negation cue / negated.
 2. A prompt with a negated token is split on token ids into a positive and a negated sequence, each encoded
    from scratch by CLIP's own text encoder (one batched call per part); its full encoding stops at the head's
    source layer. The prompts that are not split continue through CLIP's remaining layers, so each prompt

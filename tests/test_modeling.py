@@ -266,7 +266,7 @@ def test_config_saved_before_the_source_layer_existed_reads_the_last_layer(tmp_p
     del saved["negation_head_source_layer"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     assert NegCLIPConfig.from_pretrained(tmp_path).negation_head_source_layer is None
-    assert NegCLIPConfig(clip_config=tiny_clip_config()).negation_head_source_layer == 1  # new configs: the default
+    assert NegCLIPConfig(clip_config=tiny_clip_config()).negation_head_source_layer == 0  # new configs: the default
 
 
 def test_wrap_b32_shaped_clip():

@@ -26,7 +26,7 @@ import torch
 from datasets import load_from_disk
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser
 
-from modeling_negclip import NegCLIPModel
+from modeling_negclip import NegCLIPConfig, NegCLIPModel
 
 from .model_card import write_model_card
 from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
@@ -53,6 +53,10 @@ class QuickstartArguments:
     head_num_train: int = field(default=12000, metadata={"help": "Synthetic prompts for the negation head."})
     head_world_captions: int = field(default=3000, metadata={"help": "Shapes-world captions for the head."})
     head_epochs: float = field(default=5.0, metadata={"help": "Epochs of negation head training."})
+    head_source_layer: int = field(
+        default=NegCLIPConfig.negation_head_source_layer,
+        metadata={"help": "CLIP text layers run before the head reads their states (0: the token embeddings)."},
+    )
     conclip_steps: int = field(default=100, metadata={"help": "Steps (64 images each) of the CoN-CLIP-style fine-tune."})
     seed: int = field(default=0, metadata={"help": "Seed of every stage."})
     num_threads: int | None = field(
@@ -133,6 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     stages["negation_head"] = run_stage("negation head", out / "negation_head", args.force, lambda: train_negation_head.main([
         "--clip_model", base, "--output_dir", head_dir, "--num_train", str(args.head_num_train),
         "--num_world_captions", str(args.head_world_captions), "--num_train_epochs", str(args.head_epochs),
+        "--negation_head_source_layer", str(args.head_source_layer),
         "--save_strategy", "no", "--eval_strategy", "no", *common,
     ]))
 
