@@ -135,7 +135,8 @@ class NegCLIPNegationHead(nn.Module):
     The input is each token's CLIP state after `config.negation_head_source_layer` layers (through CLIP's final
     layer norm) joined with its input token embedding: the state knows the context before the token, the
     embedding keeps the token's identity sharp (a small or weakly trained text encoder blurs it), and the
-    bidirectional layers add the context after it.
+    bidirectional layers add the context after it. At source layer 0 (the default) the state is the token and
+    position embedding through the final layer norm, and the head's own layers supply all the context.
     """
 
     def __init__(self, config: NegCLIPConfig):
