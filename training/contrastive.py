@@ -188,4 +188,5 @@ class ClipLoss(nn.Module):
             logits_per_text.masked_fill(text_rows & ~own, float("-inf")),
         )
 
+
 __all__ = ["ClipLoss", "clip_contrastive_loss", "gather_features"]

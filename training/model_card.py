@@ -48,6 +48,7 @@ def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_r
         repo_or_path=repo_id or str(Path(checkpoint_dir).resolve()),
         clip_parameters=sum(p.numel() for p in model.clip.parameters()),
         trainable_parameters=trainable,
+        head_source_layer=model.config.negation_head_source_layer,
         results_table=format_headline_table(results) if results else "(not measured in this run)",
         head_table=format_head_table(head_results) if head_results else "(not measured in this run)",
     )

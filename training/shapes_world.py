@@ -7,8 +7,9 @@ a small one fills one cell, a large one 2 x 2 cells. At the default 48 px a cell
 base CLIP's ViT patches (16 px: 2 x 2 cells) see objects at a few fixed offsets and a CLIP trained
 from scratch on a CPU learns shape in minutes (with free placement it learned colour at once but
 shape hardly at all); a real CLIP needs no such help and scores these images like any other. The
-objects of one scene are distinct (shape, colour) pairs. Everything is deterministic from a seed: scene `i` of seed `s` depends on
-`(s, i)` only, so the first `n` scenes of a seed are the same whatever the total.
+objects of one scene are distinct (shape, colour) pairs. Everything is deterministic from a seed:
+scene `i` of seed `s` depends on `(s, i)` only, so the first `n` scenes of a seed are the same
+whatever the total.
 
 This module holds the scenes, their rendering, the `Mention` of an object in a caption ("a red
 circle", "a square") with its truth rule, and the affirmative captions used for pretraining.
