@@ -19,6 +19,7 @@ import torch
 from benchmarks.common import (
     add_common_arguments,
     build_models,
+    head_config,
     head_arguments,
     judged_ms,
     make_prompts,
@@ -40,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> list[dict[str, Any]]:
-    clip, model = build_models(config_name, device, args.seed, args.head_source_layer)
+    clip, model = build_models(config_name, device, args.seed, head_config(args))
     width = args.width or prompt_width(tokenizer)
     head = model.negation_head
     rows = []
@@ -60,6 +61,7 @@ def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: 
             "config": config_name,
             "batch_size": batch_size,
             "width": width,
+            "head_encoder": model.config.negation_head_encoder,
             "head_layers": model.config.negation_head_layers,
             "hidden_size": clip.config.text_config.hidden_size,
             "head_hidden_size": model.config.negation_head_hidden_size,
@@ -78,6 +80,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     print("ms: median CPU time per call on CPU, wall time on CUDA; tokens counted padded")
     print(markdown_table(rows, [
         ("config", lambda r: r["config"]),
+        ("head", lambda r: f"{r['head_layers']} x {r['head_encoder']}"),
         ("batch x width", lambda r: f"{r['batch_size']} x {r['width']}"),
         ("head ms", lambda r: judged_ms(r["head"])),
         ("head tokens/s", lambda r: f"{r['head_tokens_per_s']:,.0f}"),

@@ -23,6 +23,7 @@ from benchmarks.common import (
     ScriptedNegationTags,
     add_common_arguments,
     build_models,
+    head_config,
     clock_note,
     comparison,
     make_prompts,
@@ -56,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> list[dict[str, Any]]:
-    clip, model = build_models(config_name, device, args.seed, args.head_source_layer)
+    clip, model = build_models(config_name, device, args.seed, head_config(args))
     tagger = ScriptedNegationTags(model)
     image_size = clip.config.vision_config.image_size
     width = prompt_width(tokenizer)

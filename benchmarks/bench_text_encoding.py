@@ -27,6 +27,7 @@ from benchmarks.common import (
     ScriptedNegationTags,
     add_common_arguments,
     build_models,
+    head_config,
     clock_note,
     comparison,
     environment,
@@ -83,7 +84,7 @@ def negclip_call(model, tagger, logits, input_ids, attention_mask, image_embeds)
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> tuple[list, list]:
-    clip, model = build_models(config_name, device, args.seed, args.head_source_layer)
+    clip, model = build_models(config_name, device, args.seed, head_config(args))
     tagger = ScriptedNegationTags(model)
     width = prompt_width(tokenizer)
     generator = torch.Generator().manual_seed(args.seed)

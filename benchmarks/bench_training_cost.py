@@ -23,6 +23,7 @@ import torch
 from benchmarks.common import (
     CONFIG_BUILDERS,
     add_common_arguments,
+    head_config,
     environment,
     make_prompts,
     markdown_table,
@@ -44,15 +45,15 @@ def trainable(model) -> int:
 
 
 def build_step_functions(
-    config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0, head_source_layer="default"
+    config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0, head_config: dict | None = None
 ):
-    """One optimiser step of each method on the same random CLIP; returns (fns, parameter counts)."""
+    """One optimiser step of each method on the same random CLIP; returns (fns, parameter counts).
+    `head_config` overrides `NegCLIPConfig` fields (`common.head_config`)."""
     torch.manual_seed(seed)
     from transformers import CLIPModel
 
     config = CONFIG_BUILDERS[config_name]()
-    overrides = {} if head_source_layer == "default" else {"negation_head_source_layer": head_source_layer}
-    negclip = NegCLIPModel.from_clip(CLIPModel(config), **overrides).to(device).train()
+    negclip = NegCLIPModel.from_clip(CLIPModel(config), **(head_config or {})).to(device).train()
     negclip.negated_weight.requires_grad_(False)  # the head stage trains the head only
     baseline = CLIPModel(config).to(device).train()
     baseline.load_state_dict(negclip.clip.state_dict())
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for config_name in args.configs:
         fns, parameters = build_step_functions(
-            config_name, args.batch_size, device, tokenizer, args.seed, args.head_source_layer
+            config_name, args.batch_size, device, tokenizer, args.seed, head_config(args)
         )
         timings = time_interleaved(fns, device, args.repeats, args.warmup, args.min_time, args.max_repeats,
                                    measure_memory=not args.no_memory)

@@ -45,7 +45,7 @@ from torch.nn import functional as F
 from transformers import CLIPConfig, CLIPModel
 
 from modeling_negclip import NegCLIPModel
-from modeling_negclip.configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID
+from modeling_negclip.configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NEGATION_HEAD_ENCODERS
 from training.clip_tokenizer import load_clip_tokenizer
 
 CONFIG_NAMES = ("tiny", "small", "b32")
@@ -89,14 +89,13 @@ CONFIG_BUILDERS: dict[str, Callable[[], CLIPConfig]] = {
 
 
 def build_models(
-    config_name: str, device: torch.device, seed: int = 0, head_source_layer: int | None | str = "default"
+    config_name: str, device: torch.device, seed: int = 0, head_config: dict[str, Any] | None = None
 ) -> tuple[CLIPModel, NegCLIPModel]:
     """A seeded random CLIP wrapped by a fresh NegCLIP; returns (`model.clip`, `model`): one set of weights.
-    `head_source_layer` sets `negation_head_source_layer` (`"default"`: the config's default; `None`: the last)."""
+    `head_config` overrides `NegCLIPConfig` fields (`head_config(args)` builds it from the command line)."""
     torch.manual_seed(seed)
     clip = CLIPModel(CONFIG_BUILDERS[config_name]()).eval()
-    overrides = {} if head_source_layer == "default" else {"negation_head_source_layer": head_source_layer}
-    model = NegCLIPModel.from_clip(clip, **overrides).eval().to(device)
+    model = NegCLIPModel.from_clip(clip, **(head_config or {})).eval().to(device)
     return model.clip, model
 
 
@@ -415,7 +414,20 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_configs: Seque
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--head-source-layer", type=_source_layer, default="default",
                         help="CLIP text layers the negation head reads after: an int, 'last', or 'default' (the config's)")
+    parser.add_argument("--head-encoder", choices=("default", *NEGATION_HEAD_ENCODERS), default="default",
+                        help="the negation head's layers: lstm, transformer, or 'default' (the config's)")
     parser.add_argument("--out", type=Path, default=None, help="write the results here as JSON")
+
+
+def head_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The `NegCLIPConfig` fields the command line sets (`--head-source-layer`, `--head-encoder`); the rest keep
+    the config's defaults."""
+    config = {}
+    if args.head_source_layer != "default":
+        config["negation_head_source_layer"] = args.head_source_layer
+    if args.head_encoder != "default":
+        config["negation_head_encoder"] = args.head_encoder
+    return config
 
 
 def _source_layer(value: str) -> int | None | str:

@@ -8,6 +8,9 @@ from transformers import CLIPConfig, PretrainedConfig
 
 NEGATION_LABELS = ("affirmed", "negation_cue", "negated")
 AFFIRMED_ID, NEGATION_CUE_ID, NEGATED_ID = 0, 1, 2
+NEGATION_HEAD_ENCODERS = ("lstm", "transformer")
+# What a checkpoint saved before each of these fields existed was trained with.
+LEGACY_HEAD_FIELDS = {"negation_head_source_layer": None, "negation_head_encoder": "transformer"}
 
 
 class NegCLIPConfig(PretrainedConfig):
@@ -19,16 +22,23 @@ class NegCLIPConfig(PretrainedConfig):
         clip_config (`dict` or `CLIPConfig`, *optional*):
             Configuration of the wrapped `CLIPModel` (its `text_config` and `vision_config` nested as in
             `CLIPConfig`). Defaults to `CLIPConfig()`, shaped like `openai/clip-vit-base-patch32`.
+        negation_head_encoder (`str`, *optional*, defaults to `"lstm"`):
+            The head's sequence layers: `"lstm"` (bidirectional LSTM layers, each direction half the head width,
+            with a residual connection and a layer norm around them) or `"transformer"` (bidirectional transformer
+            encoder layers). An LSTM reads the prompt in order, which suits scopes that run from a cue to a boundary;
+            on the offline shapes base it generalised to unseen prompts better (the project README gives the
+            measurements and commands). Checkpoints saved before this field existed had transformer layers and load
+            with `"transformer"`.
         negation_head_layers (`int`, *optional*, defaults to 2):
-            Bidirectional transformer layers of the negation head. CLIP's text encoder is causal, so a token
-            cannot see a cue that follows it ("a jacket is not present"); these layers let it. At least 1.
+            Bidirectional layers of the negation head. CLIP's text encoder is causal, so a token cannot see a cue
+            that follows it ("a jacket is not present"); these layers let it. At least 1.
         negation_head_hidden_size (`int`, *optional*, defaults to 128):
             Width of the head layers, whatever CLIP's width: tagging three labels needs little, and a fixed width
             keeps the head's cost a small share of a large text encoder (CLIP-B/32's is 512 wide).
         negation_head_heads (`int`, *optional*, defaults to 4):
-            Attention heads of each head layer; must divide `negation_head_hidden_size`.
+            Attention heads of each transformer head layer; must divide `negation_head_hidden_size`.
         negation_head_intermediate_size (`int`, *optional*):
-            Feed-forward width of each head layer. Defaults to twice `negation_head_hidden_size`.
+            Feed-forward width of each transformer head layer. Defaults to twice `negation_head_hidden_size`.
         negation_head_dropout (`float`, *optional*, defaults to 0.1):
             Dropout inside the head layers, in [0, 1).
         negation_head_source_layer (`int`, *optional*, defaults to 0):
@@ -54,6 +64,7 @@ class NegCLIPConfig(PretrainedConfig):
     sub_configs_defaults = {"clip_config": CLIPConfig}
 
     clip_config: dict | CLIPConfig | None = None
+    negation_head_encoder: str = "lstm"
     negation_head_layers: int = 2
     negation_head_hidden_size: int = 128
     negation_head_heads: int = 4
@@ -72,10 +83,9 @@ class NegCLIPConfig(PretrainedConfig):
 
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs) -> "NegCLIPConfig":
-        """`PretrainedConfig.from_dict`; a config saved before `negation_head_source_layer` existed gets `None`
-        (the last layer), which is what its head was trained on."""
-        if "negation_head_source_layer" not in config_dict:
-            config_dict = {**config_dict, "negation_head_source_layer": None}
+        """`PretrainedConfig.from_dict`; a config saved before a head field existed gets what its head was trained
+        with: `negation_head_source_layer=None` (the last layer) and `negation_head_encoder="transformer"`."""
+        config_dict = {**LEGACY_HEAD_FIELDS, **config_dict}
         return super().from_dict(config_dict, **kwargs)
 
     def _check_values(self):
@@ -83,12 +93,19 @@ class NegCLIPConfig(PretrainedConfig):
         labels = tuple(self.id2label[i] for i in sorted(self.id2label))
         if labels != NEGATION_LABELS:
             raise ValueError(f"NegCLIPConfig: id2label must name {NEGATION_LABELS} in order, got {self.id2label!r}")
+        if self.negation_head_encoder not in NEGATION_HEAD_ENCODERS:
+            raise ValueError(
+                f"NegCLIPConfig: negation_head_encoder must be one of {NEGATION_HEAD_ENCODERS}, got {self.negation_head_encoder!r}"
+            )
         if not isinstance(self.negation_head_layers, int) or self.negation_head_layers < 1:
             raise ValueError(f"NegCLIPConfig: negation_head_layers must be an int >= 1, got {self.negation_head_layers!r}")
         hidden = self.negation_head_hidden_size
         if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
             raise ValueError(f"NegCLIPConfig: negation_head_hidden_size must be an int >= 1, got {hidden!r}")
-        if not isinstance(self.negation_head_heads, int) or self.negation_head_heads < 1 or hidden % self.negation_head_heads:
+        if self.negation_head_encoder == "lstm" and hidden % 2:
+            raise ValueError(f"NegCLIPConfig: an lstm head needs an even negation_head_hidden_size (two directions), got {hidden}")
+        heads = self.negation_head_heads
+        if self.negation_head_encoder == "transformer" and (not isinstance(heads, int) or heads < 1 or hidden % heads):
             raise ValueError(
                 f"NegCLIPConfig: negation_head_heads={self.negation_head_heads!r} must be an int >= 1 dividing "
                 f"negation_head_hidden_size {hidden}"

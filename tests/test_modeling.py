@@ -227,7 +227,9 @@ def test_overlong_prompt_is_truncated_with_a_warning(tiny_clip, tokenizer, monke
     "overrides, message",
     [
         (dict(negation_head_layers=0), "negation_head_layers"),
-        (dict(negation_head_heads=3), "negation_head_heads=3"),
+        (dict(negation_head_encoder="transformer", negation_head_heads=3), "negation_head_heads=3"),
+        (dict(negation_head_encoder="gru"), "negation_head_encoder must be one of"),
+        (dict(negation_head_hidden_size=33), "even negation_head_hidden_size"),  # the default lstm head
         (dict(negation_head_hidden_size=0), "negation_head_hidden_size"),
         (dict(negation_head_dropout=1.0), "negation_head_dropout"),
         (dict(negated_weight_init=-0.5), "-0.5"),
@@ -251,6 +253,44 @@ def test_config_round_trip_keeps_nested_clip_config(tmp_path):
     assert loaded.clip_config.text_config.hidden_size == 32
     assert loaded.clip_config.vision_config.image_size == 32
     assert (loaded.negated_weight_init, loaded.id2label[2]) == (0.5, "negated")
+
+
+def test_a_config_saved_before_the_encoder_field_loads_as_the_transformer_head_it_was(tiny_clip, tmp_path):
+    torch.manual_seed(0)
+    model = NegCLIPModel.from_clip(tiny_clip, negation_head_encoder="transformer", negation_head_heads=2).eval()
+    with torch.no_grad():
+        model.negation_head.classifier.weight.normal_()  # a head that tags, so the comparison means something
+    model.save_pretrained(tmp_path)
+    config_file = tmp_path / "config.json"
+    saved = json.loads(config_file.read_text())
+    del saved["negation_head_encoder"]
+    config_file.write_text(json.dumps(saved))
+    loaded = NegCLIPModel.from_pretrained(tmp_path).eval()
+    assert loaded.config.negation_head_encoder == "transformer"
+    ids = torch.tensor([[49406, 320, 2368, 49407]])
+    torch.testing.assert_close(loaded.get_token_logits(ids)[0], model.get_token_logits(ids)[0], rtol=0, atol=0)
+    assert NegCLIPConfig(clip_config=tiny_clip_config()).negation_head_encoder == "lstm"  # what new models get
+
+
+def test_lstm_head_tags_a_prompt_the_same_however_far_its_batch_is_padded(tiny_clip, tokenizer):
+    torch.manual_seed(0)
+    model = NegCLIPModel.from_clip(tiny_clip).eval()
+    with torch.no_grad():
+        model.negation_head.classifier.weight.normal_()
+    alone = tokenizer(["a dog without a collar"], return_tensors="pt")
+    padded = tokenizer(["a dog without a collar", "a long prompt " * 6], padding=True, return_tensors="pt")
+    width = alone["input_ids"].shape[1]
+    logits_alone, _ = model.get_token_logits(**alone)
+    logits_padded, _ = model.get_token_logits(**padded)
+    torch.testing.assert_close(logits_padded[0, :width], logits_alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_head_refuses_left_padding(tiny_clip, tokenizer):
+    model = NegCLIPModel.from_clip(tiny_clip).eval()
+    batch = tokenizer(["a dog without a collar", "a cat"], padding=True, return_tensors="pt")
+    left = {key: value.flip(dims=[1]) for key, value in batch.items()}  # pads first
+    with pytest.raises(ValueError, match="right-padded"):
+        model.get_token_logits(**left)
 
 
 @pytest.mark.parametrize("source_layer", [0, 2, None])

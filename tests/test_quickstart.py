@@ -30,7 +30,8 @@ def test_distributed_or_gpu_runs_keep_their_threads(monkeypatch, restore_threads
 
 
 @pytest.mark.parametrize(
-    "bad", [["--num_threads", "0"], ["--image_size", "16"], ["--image_size", "40"], ["--num_eval_scenes", "5"]]
+    "bad",
+    [["--num_threads", "0"], ["--image_size", "16"], ["--image_size", "40"], ["--num_eval_scenes", "5"], ["--head_encoder", "gru"]],
 )
 def test_bad_arguments_are_refused(bad):
     with pytest.raises(ValueError, match=bad[0].lstrip("-")):

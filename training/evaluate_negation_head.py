@@ -6,7 +6,8 @@
   exact match of the positive and negated strings;
 - NegBench VOC2007 evaluation part (LLM-rephrased captions, never trained on): does the negated
   object land in the negated part, the affirmed object in the positive part;
-- *SEM 2012 CD-SCO test (hand-annotated fiction): cue F1 and scope-token F1.
+- *SEM 2012 CD-SCO test (hand-annotated fiction): cue F1 and scope-token F1;
+- hand-written natural prompts (`natural_prompts`, shipped with the code): exact match of both split strings.
 The real sets are read from the shared data folder and skipped, with a note, when it is absent.
 """
 
@@ -19,6 +20,7 @@ import torch
 
 from .negation_data import generate_records
 from .negation_metrics import cdsco_scores, negbench_placement, prompt_exact_match, word_label_scores
+from .natural_prompts import natural_prompt_scores, read_natural_prompts
 from .negation_real_data import read_cdsco, read_negbench_voc2007
 from .regex_baseline import regex_word_labels
 from .token_labels import tokenize_and_align, word_labels_from_tokens
@@ -46,7 +48,9 @@ def _score_set(name: str, words, gold, predictors) -> dict[str, dict]:
     results = {}
     for label, predict in predictors.items():
         pred = predict(words)
-        if name == "synthetic_heldout":
+        if name == "natural_prompts":  # gold: the records, whose split strings are the reference
+            scores = natural_prompt_scores(gold, pred)
+        elif name == "synthetic_heldout":
             scores = {**prompt_exact_match(words, gold, pred), **word_label_scores(gold, pred)}
         elif name == "negbench_eval":
             scores = negbench_placement(gold, pred)
@@ -64,6 +68,8 @@ def evaluate_head_and_regex(model, tokenizer, num_heldout: int = 2000, seed: int
     }
     heldout = generate_records(num_heldout, seed, "heldout")
     results = {"synthetic_heldout": _score_set("synthetic_heldout", [r["words"] for r in heldout], [r["labels"] for r in heldout], predictors)}
+    natural = read_natural_prompts()
+    results["natural_prompts"] = _score_set("natural_prompts", [r["words"] for r in natural], natural, predictors)
     skipped = []
     try:
         negbench = [r for r in read_negbench_voc2007(data_dir) if r["split"] == "eval" and not r["unlocated_objects"]]
@@ -83,6 +89,7 @@ HEADLINE = {
     "synthetic_heldout": ("exact_match", "negated_f1", "negation_cue_f1"),
     "negbench_eval": ("negated_placement", "affirmed_placement", "all_placement"),
     "cdsco_test": ("cue_f1", "scope_token_f1"),
+    "natural_prompts": ("exact_match", "negated_exact_match", "affirmative_exact_match"),
 }
 
 

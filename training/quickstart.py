@@ -27,6 +27,7 @@ from datasets import load_from_disk
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser
 
 from modeling_negclip import NegCLIPConfig, NegCLIPModel
+from modeling_negclip.configuration_negclip import NEGATION_HEAD_ENCODERS
 
 from .model_card import write_model_card
 from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
@@ -57,6 +58,10 @@ class QuickstartArguments:
         default=NegCLIPConfig.negation_head_source_layer,
         metadata={"help": "CLIP text layers run before the head reads their states (0: the token embeddings)."},
     )
+    head_encoder: str = field(
+        default=NegCLIPConfig.negation_head_encoder,
+        metadata={"help": "The negation head's bidirectional layers: 'lstm' or 'transformer'."},
+    )
     conclip_steps: int = field(default=100, metadata={"help": "Steps (64 images each) of the CoN-CLIP-style fine-tune."})
     seed: int = field(default=0, metadata={"help": "Seed of every stage."})
     num_threads: int | None = field(
@@ -73,6 +78,8 @@ class QuickstartArguments:
             raise ValueError(f"--image_size must be in 32..64, got {self.image_size}")
         if self.base_clip is None:
             BaseModelArguments(image_size=self.image_size)  # the base stage's own checks (its patches), before any work
+        if self.head_encoder not in NEGATION_HEAD_ENCODERS:
+            raise ValueError(f"--head_encoder must be one of {NEGATION_HEAD_ENCODERS}, got {self.head_encoder!r}")
         if self.num_eval_scenes < 10:
             raise ValueError(f"--num_eval_scenes must be >= 10, got {self.num_eval_scenes}")
         if self.num_threads is not None and self.num_threads < 1:
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
     stages["negation_head"] = run_stage("negation head", out / "negation_head", args.force, lambda: train_negation_head.main([
         "--clip_model", base, "--output_dir", head_dir, "--num_train", str(args.head_num_train),
         "--num_world_captions", str(args.head_world_captions), "--num_train_epochs", str(args.head_epochs),
-        "--negation_head_source_layer", str(args.head_source_layer),
+        "--negation_head_source_layer", str(args.head_source_layer), "--negation_head_encoder", args.head_encoder,
         "--save_strategy", "no", "--eval_strategy", "no", *common,
     ]))
 

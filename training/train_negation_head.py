@@ -39,11 +39,15 @@ from .negation_head_data import (
 @dataclass
 class HeadModelArguments:
     clip_model: str = field(metadata={"help": "CLIPModel checkpoint to wrap (local dir or Hub id); stays frozen."})
-    negation_head_layers: int = field(default=2, metadata={"help": "Bidirectional transformer layers in the head."})
+    negation_head_encoder: str = field(
+        default=NegCLIPConfig.negation_head_encoder,
+        metadata={"help": "The head's bidirectional layers: 'lstm' or 'transformer'."},
+    )
+    negation_head_layers: int = field(default=2, metadata={"help": "Bidirectional layers in the head."})
     negation_head_hidden_size: int = field(
         default=NegCLIPConfig.negation_head_hidden_size, metadata={"help": "Width of the head layers."}
     )
-    negation_head_heads: int = field(default=4, metadata={"help": "Attention heads per head layer."})
+    negation_head_heads: int = field(default=4, metadata={"help": "Attention heads per transformer head layer."})
     negation_head_dropout: float = field(default=0.1, metadata={"help": "Dropout inside the head layers."})
     negation_head_source_layer: int | None = field(
         default=NegCLIPConfig.negation_head_source_layer,
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
     processor = AutoProcessor.from_pretrained(model_args.clip_model)
     model = NegCLIPModel.from_clip(
         model_args.clip_model,
+        negation_head_encoder=model_args.negation_head_encoder,
         negation_head_layers=model_args.negation_head_layers,
         negation_head_hidden_size=model_args.negation_head_hidden_size,
         negation_head_heads=model_args.negation_head_heads,
