@@ -5,6 +5,7 @@ import pytest
 from training.negation_data import generate_records
 from training.negation_metrics import (
     cdsco_scores,
+    content_word_placement,
     negbench_placement,
     prompt_exact_match,
     split_strings,
@@ -122,3 +123,15 @@ def test_cdsco_scores_ignore_punctuation_by_hand():
     assert scores["scope_token_precision"] == pytest.approx(4 / 4) and scores["scope_token_recall"] == pytest.approx(4 / 5)
     with_punct = cdsco_scores(words, gold, pred, ignore_punctuation=False)
     assert with_punct["num_tokens"] == 10 and with_punct["scope_token_precision"] == pytest.approx(4 / 6)
+
+
+def test_content_word_placement_ignores_function_words_only():
+    words = [["a", "dog", "that", "can", "be", "seen,", "without", "a", "collar"]]
+    gold = [[0, 0, 0, 0, 0, 0, 1, 2, 2]]
+    function_words_off = [[0, 0, 1, 1, 1, 0, 1, 0, 2]]  # "that can be" tagged cue, negated "a" left affirmed
+    noun_off = [[0, 0, 0, 0, 0, 0, 1, 2, 0]]  # "collar" lands in the positive prompt
+    seen_negated = [[0, 0, 0, 0, 0, 2, 1, 2, 2]]  # a content word pulled into the negated part
+    assert content_word_placement(words, gold, function_words_off) == {"content_placement": 1.0}
+    assert content_word_placement(words * 3, gold * 3, noun_off + seen_negated + gold) == {"content_placement": 1 / 3}
+    with pytest.raises(ValueError, match="one entry per prompt"):
+        content_word_placement(words, gold, [])

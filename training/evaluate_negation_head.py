@@ -2,8 +2,8 @@
 
     python -m training.evaluate_negation_head --model outputs/quickstart/negclip
 
-- synthetic held-out split (templates and nouns never trained on): word-label F1 and prompt-level
-  exact match of the positive and negated strings;
+- synthetic held-out split (templates and nouns never trained on): word-label F1, prompt-level
+  exact match of the positive and negated strings, and content-word placement (function words aside);
 - NegBench VOC2007 evaluation part (LLM-rephrased captions, never trained on): does the negated
   object land in the negated part, the affirmed object in the positive part;
 - *SEM 2012 CD-SCO test (hand-annotated fiction): cue F1 and scope-token F1;
@@ -19,7 +19,13 @@ import json
 import torch
 
 from .negation_data import generate_records
-from .negation_metrics import cdsco_scores, negbench_placement, prompt_exact_match, word_label_scores
+from .negation_metrics import (
+    cdsco_scores,
+    content_word_placement,
+    negbench_placement,
+    prompt_exact_match,
+    word_label_scores,
+)
 from .natural_prompts import natural_prompt_scores, read_natural_prompts
 from .negation_real_data import read_cdsco, read_negbench_voc2007
 from .regex_baseline import regex_word_labels
@@ -51,7 +57,10 @@ def _score_set(name: str, words, gold, predictors) -> dict[str, dict]:
         if name == "natural_prompts":  # gold: the records, whose split strings are the reference
             scores = natural_prompt_scores(gold, pred)
         elif name == "synthetic_heldout":
-            scores = {**prompt_exact_match(words, gold, pred), **word_label_scores(gold, pred)}
+            scores = {
+                **prompt_exact_match(words, gold, pred), **content_word_placement(words, gold, pred),
+                **word_label_scores(gold, pred),
+            }
         elif name == "negbench_eval":
             scores = negbench_placement(gold, pred)
         else:
@@ -86,7 +95,7 @@ def evaluate_head_and_regex(model, tokenizer, num_heldout: int = 2000, seed: int
 
 
 HEADLINE = {
-    "synthetic_heldout": ("exact_match", "negated_f1", "negation_cue_f1"),
+    "synthetic_heldout": ("exact_match", "content_placement", "negated_f1", "negation_cue_f1"),
     "negbench_eval": ("negated_placement", "affirmed_placement", "all_placement"),
     "cdsco_test": ("cue_f1", "scope_token_f1"),
     "natural_prompts": ("exact_match", "negated_exact_match", "affirmative_exact_match"),
@@ -94,12 +103,17 @@ HEADLINE = {
 
 
 def format_head_table(results: dict) -> str:
-    """Markdown table: one row per (set, metric), the head beside the regex."""
+    """Markdown table: one row per (set, metric), the head beside the regex; "-" for a metric that results saved
+    by an earlier version of this evaluation lack."""
+
+    def cell(scores: dict, metric: str) -> str:
+        return f"{scores[metric]:.4f}" if metric in scores else "-"
+
     lines = ["| set | metric | head | regex |", "|---|---|---|---|"]
     for name, metrics in HEADLINE.items():
         if name in results:
             for metric in metrics:
-                lines.append(f"| {name} | {metric} | {results[name]['head'][metric]:.4f} | {results[name]['regex'][metric]:.4f} |")
+                lines.append(f"| {name} | {metric} | {cell(results[name]['head'], metric)} | {cell(results[name]['regex'], metric)} |")
     lines += [f"skipped: {note}" for note in results.get("skipped", [])]
     return "\n".join(lines)
 

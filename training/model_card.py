@@ -49,6 +49,9 @@ def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_r
         clip_parameters=sum(p.numel() for p in model.clip.parameters()),
         trainable_parameters=trainable,
         head_source_layer=model.config.negation_head_source_layer,
+        head_encoder={"lstm": "LSTM"}.get(model.config.negation_head_encoder, model.config.negation_head_encoder),
+        head_layers=model.config.negation_head_layers,
+        head_hidden_size=model.config.negation_head_hidden_size,
         results_table=format_headline_table(results) if results else "(not measured in this run)",
         head_table=format_head_table(head_results) if head_results else "(not measured in this run)",
     )

@@ -6,6 +6,8 @@ All functions are pure and take sequences of per-prompt label lists, gold first,
   (`sklearn.metrics.precision_recall_fscore_support`), with macro F1 and accuracy.
 - `prompt_exact_match`: the fraction of prompts whose positive string, negated string, and both, equal
   the gold ones exactly (the strings are the words of each label joined by single spaces).
+- `content_word_placement`: the fraction of prompts whose content words (not `NON_CONTENT_WORDS`) are all
+  predicted negated exactly where gold says so, whatever happens to function words.
 - `negbench_placement`: on partially labelled captions (gold 0 on the affirmed object's words, 2 on the
   negated object's, -100 elsewhere), the fraction of captions with a negated object where every one of
   its words is predicted negated (so none lands in the positive prompt), the same for affirmed objects
@@ -28,10 +30,13 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from modeling_negclip.configuration_negclip import NEGATION_LABELS
 
+from .negation_vocab import NON_CONTENT_WORDS
+
 AFFIRMED, CUE, NEGATED = 0, 1, 2
 IGNORE_INDEX = -100
 LABEL_NAMES = NEGATION_LABELS
 _PUNCTUATION = re.compile(r"^[^\w]+$")
+_CORE = re.compile(r"^[^\w']+|[^\w']+$")  # punctuation around a word
 
 
 def _flatten(gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]], keep=None) -> tuple[list[int], list[int]]:
@@ -88,6 +93,26 @@ def prompt_exact_match(
         both += gold_pos == pred_pos and gold_neg == pred_neg
     n = max(len(words), 1)
     return {"positive_exact_match": positive / n, "negated_exact_match": negated / n, "exact_match": both / n}
+
+
+def content_word_placement(
+    words: Sequence[Sequence[str]], gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]]
+) -> dict[str, float]:
+    """The fraction of prompts whose every content word lands on the right side: in the negated part or not.
+
+    Content words are those outside `negation_vocab.NON_CONTENT_WORDS` (determiners, prepositions, auxiliaries,
+    negation words...), so this ignores where the cue's function words go ("[can be seen]", "[and has] no") and
+    asks what decides CLIP's two encodings: which nouns, attributes and actions are negated."""
+    if not (len(words) == len(gold) == len(pred)):
+        raise ValueError("words, gold and pred must have one entry per prompt")
+    right = 0
+    for w, g, p in zip(words, gold, pred):
+        right += all(
+            (gl == NEGATED) == (pl == NEGATED)
+            for word, gl, pl in zip(w, g, p)
+            if gl != IGNORE_INDEX and _CORE.sub("", word.lower()) not in NON_CONTENT_WORDS
+        )
+    return {"content_placement": right / max(len(words), 1)}
 
 
 def negbench_placement(gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]]) -> dict[str, float]:
@@ -149,4 +174,4 @@ def cdsco_scores(
     }
 
 
-__all__ = ["cdsco_scores", "negbench_placement", "prompt_exact_match", "split_strings", "word_label_scores"]
+__all__ = ["cdsco_scores", "content_word_placement", "negbench_placement", "prompt_exact_match", "split_strings", "word_label_scores"]
