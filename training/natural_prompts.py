@@ -6,9 +6,10 @@ sofa", "a plate with nothing but crumbs"), each with the positive and negated st
 convention of `negation_data` gives (cue words in neither; an empty `negated` for prompts without
 negation). They were written by hand in one sitting, before any head was run on them:
 - sets `a` (87) and `c` (47) were never used to change data, templates or recipes;
-- set `b` (50) was, once: its errors showed the head letting a negated phrase run on into the affirmed
-  phrase after it ("a skateboarder without a helmet doing a trick"), which led to train templates of
-  that shape. Read its figures as a development set's.
+- set `b` (50) was, once: its errors showed a transformer head letting a negated phrase run on into the
+  affirmed phrase after it ("a skateboarder without a helmet doing a trick"). Train templates of that shape
+  helped set `b` alone and were not kept; the LSTM head was then chosen on all three sets and the synthetic and
+  real sets together. Read set `b`'s figures as a development set's.
 A split counts as right only if both strings match exactly (words joined by single spaces).
 """
 
