@@ -30,13 +30,12 @@ from sklearn.metrics import precision_recall_fscore_support
 
 from modeling_negclip.configuration_negclip import NEGATION_LABELS
 
-from .negation_vocab import NON_CONTENT_WORDS
+from .negation_vocab import NON_CONTENT_WORDS, word_core
 
 AFFIRMED, CUE, NEGATED = 0, 1, 2
 IGNORE_INDEX = -100
 LABEL_NAMES = NEGATION_LABELS
 _PUNCTUATION = re.compile(r"^[^\w]+$")
-_CORE = re.compile(r"^[^\w']+|[^\w']+$")  # punctuation around a word
 
 
 def _flatten(gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]], keep=None) -> tuple[list[int], list[int]]:
@@ -110,7 +109,7 @@ def content_word_placement(
         right += all(
             (gl == NEGATED) == (pl == NEGATED)
             for word, gl, pl in zip(w, g, p)
-            if gl != IGNORE_INDEX and _CORE.sub("", word.lower()) not in NON_CONTENT_WORDS
+            if gl != IGNORE_INDEX and word_core(word) not in NON_CONTENT_WORDS
         )
     return {"content_placement": right / max(len(words), 1)}
 

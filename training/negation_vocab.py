@@ -165,6 +165,15 @@ NON_CONTENT_WORDS = frozenset(
     somebody somewhere everything everyone everybody everywhere yes okay out up down now""".split()
 )
 
+_AROUND_WORD = re.compile(r"^[^\w']+|[^\w']+$")
+
+
+def word_core(word: str) -> str:
+    """A word lower-cased, without the punctuation around it, curly apostrophes made straight:
+    what `NON_CONTENT_WORDS` and the regex baseline's lexicon are matched against."""
+    return _AROUND_WORD.sub("", word.lower()).replace("\u2019", "'")
+
+
 _IRREGULAR_SUFFIX = re.compile(r"(s|x|z|ch|sh)$")
 
 
@@ -352,5 +361,5 @@ def get_vocabulary(split: str) -> Vocabulary:
 
 __all__ = [
     "Action", "NON_CONTENT_WORDS", "Noun", "Place", "TEMPLATE_NOUNS", "Vocabulary", "get_vocabulary", "open_vocabulary",
-    "phrase_pattern", "pluralize",
+    "phrase_pattern", "pluralize", "word_core",
 ]

@@ -18,7 +18,7 @@ evaluation part and CD-SCO test.
 
 from __future__ import annotations
 
-import re
+from .negation_vocab import word_core
 
 AFFIRMED, CUE, NEGATED = 0, 1, 2
 
@@ -34,20 +34,13 @@ ABSENCE_TAILS = (("is", "not", "present"), ("are", "not", "present"), ("is", "ab
 BOUNDARY_WORDS = frozenset(
     "and but or with in on at from near under behind beside while that which who where whose because is are was were".split()
 )
-_STRIP = re.compile(r"^[^\w']+|[^\w']+$")
-
-
-def _core(word: str) -> str:
-    return _STRIP.sub("", word.lower()).replace("\u2019", "'")
-
-
 def _is_cue(core: str) -> bool:
     return core in CUE_WORDS or core.endswith("n't")
 
 
 def regex_word_labels(words: list[str]) -> list[int]:
     """Word labels (0 affirmed, 1 cue, 2 negated) for a list of words."""
-    cores = [_core(word) for word in words]
+    cores = [word_core(word) for word in words]
     labels = [AFFIRMED] * len(words)
     i = 0
     while i < len(words):
