@@ -2,6 +2,7 @@
 
 import pytest
 
+from training.natural_prompts import read_natural_prompts
 from training.negation_data import generate_records
 from training.negation_metrics import (
     cdsco_scores,
@@ -135,3 +136,14 @@ def test_content_word_placement_ignores_function_words_only():
     assert content_word_placement(words * 3, gold * 3, noun_off + seen_negated + gold) == {"content_placement": 1 / 3}
     with pytest.raises(ValueError, match="one entry per prompt"):
         content_word_placement(words, gold, [])
+
+
+def test_main_prints_every_set_the_head_is_measured_on(tmp_path, capsys):
+    from training import regex_baseline
+
+    results = regex_baseline.main(["--num-heldout", "40", "--data-dir", str(tmp_path / "absent")])
+    printed = capsys.readouterr().out
+    assert "| set | metric | regex |" in printed
+    assert "| natural_prompts | exact_match |" in printed and "| synthetic_heldout | exact_match |" in printed
+    assert set(results) == {"synthetic_heldout", "natural_prompts", "skipped"}
+    assert results["natural_prompts"]["regex"]["num_all"] == len(read_natural_prompts())

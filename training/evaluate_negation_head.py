@@ -50,22 +50,49 @@ def predict_word_labels(model, tokenizer, words_batch: list[list[str]], batch_si
     return predictions
 
 
-def _score_set(name: str, words, gold, predictors) -> dict[str, dict]:
-    results = {}
-    for label, predict in predictors.items():
-        pred = predict(words)
-        if name == "natural_prompts":  # gold: the records, whose split strings are the reference
-            scores = natural_prompt_scores(gold, pred)
-        elif name == "synthetic_heldout":
-            scores = {
-                **prompt_exact_match(words, gold, pred), **content_word_placement(words, gold, pred),
-                **word_label_scores(gold, pred),
-            }
-        elif name == "negbench_eval":
-            scores = negbench_placement(gold, pred)
-        else:
-            scores = cdsco_scores(words, gold, pred)
-        results[label] = scores
+def _heldout_scores(records: list[dict], pred) -> dict:
+    words, gold = [r["words"] for r in records], [r["labels"] for r in records]
+    return {**prompt_exact_match(words, gold, pred), **content_word_placement(words, gold, pred), **word_label_scores(gold, pred)}
+
+
+def _labelled_scores(scores):
+    """A scorer of records with gold word `labels` from a metric of (words, gold, predicted) or (gold, predicted)."""
+    return lambda records, pred: scores([r["words"] for r in records], [r["labels"] for r in records], pred)
+
+
+# Each set's scorer: (records, predicted word labels) -> scores. Natural prompts are scored on their gold strings.
+SCORERS = {
+    "synthetic_heldout": _heldout_scores,
+    "natural_prompts": natural_prompt_scores,
+    "negbench_eval": _labelled_scores(lambda words, gold, pred: negbench_placement(gold, pred)),
+    "cdsco_test": _labelled_scores(cdsco_scores),
+}
+
+
+def evaluation_sets(num_heldout: int = 2000, seed: int = 0, data_dir=None) -> tuple[dict[str, list[dict]], list[str]]:
+    """`({set name: records}, skipped)`: every record has `words`; the real sets are skipped, with a note, when
+    their files are absent."""
+    sets = {"synthetic_heldout": generate_records(num_heldout, seed, "heldout"), "natural_prompts": read_natural_prompts()}
+    skipped = []
+    try:
+        sets["negbench_eval"] = [r for r in read_negbench_voc2007(data_dir) if r["split"] == "eval" and not r["unlocated_objects"]]
+    except FileNotFoundError as error:
+        skipped.append(f"negbench_eval: {error}")
+    try:
+        sets["cdsco_test"] = read_cdsco("test", data_dir)
+    except FileNotFoundError as error:
+        skipped.append(f"cdsco_test: {error}")
+    return sets, skipped
+
+
+def evaluate_predictors(predictors: dict, num_heldout: int = 2000, seed: int = 0, data_dir=None) -> dict:
+    """`{set name: {predictor name: scores}}` plus `skipped`; a predictor maps a list of word lists to word labels."""
+    sets, skipped = evaluation_sets(num_heldout, seed, data_dir)
+    results: dict = {}
+    for name, records in sets.items():
+        words = [list(r["words"]) for r in records]
+        results[name] = {label: SCORERS[name](records, predict(words)) for label, predict in predictors.items()}
+    results["skipped"] = skipped
     return results
 
 
@@ -73,25 +100,9 @@ def evaluate_head_and_regex(model, tokenizer, num_heldout: int = 2000, seed: int
     """`{set name: {"head": scores, "regex": scores}}` plus `skipped` for sets whose files are absent."""
     predictors = {
         "head": lambda words: predict_word_labels(model, tokenizer, words),
-        "regex": lambda words: [regex_word_labels(list(w)) for w in words],
+        "regex": lambda words: [regex_word_labels(w) for w in words],
     }
-    heldout = generate_records(num_heldout, seed, "heldout")
-    results = {"synthetic_heldout": _score_set("synthetic_heldout", [r["words"] for r in heldout], [r["labels"] for r in heldout], predictors)}
-    natural = read_natural_prompts()
-    results["natural_prompts"] = _score_set("natural_prompts", [r["words"] for r in natural], natural, predictors)
-    skipped = []
-    try:
-        negbench = [r for r in read_negbench_voc2007(data_dir) if r["split"] == "eval" and not r["unlocated_objects"]]
-        results["negbench_eval"] = _score_set("negbench_eval", [r["words"] for r in negbench], [r["labels"] for r in negbench], predictors)
-    except FileNotFoundError as error:
-        skipped.append(f"negbench_eval: {error}")
-    try:
-        cdsco = read_cdsco("test", data_dir)
-        results["cdsco_test"] = _score_set("cdsco_test", [s["words"] for s in cdsco], [s["labels"] for s in cdsco], predictors)
-    except FileNotFoundError as error:
-        skipped.append(f"cdsco_test: {error}")
-    results["skipped"] = skipped
-    return results
+    return evaluate_predictors(predictors, num_heldout, seed, data_dir)
 
 
 HEADLINE = {
@@ -102,18 +113,19 @@ HEADLINE = {
 }
 
 
-def format_head_table(results: dict) -> str:
-    """Markdown table: one row per (set, metric), the head beside the regex; "-" for a metric that results saved
+def format_head_table(results: dict, predictors: tuple[str, ...] = ("head", "regex")) -> str:
+    """Markdown table: one row per (set, metric), one column per predictor; "-" for a metric that results saved
     by an earlier version of this evaluation lack."""
 
     def cell(scores: dict, metric: str) -> str:
         return f"{scores[metric]:.4f}" if metric in scores else "-"
 
-    lines = ["| set | metric | head | regex |", "|---|---|---|---|"]
+    lines = [f"| set | metric | {' | '.join(predictors)} |", "|---|---|" + "---|" * len(predictors)]
     for name, metrics in HEADLINE.items():
         if name in results:
             for metric in metrics:
-                lines.append(f"| {name} | {metric} | {cell(results[name]['head'], metric)} | {cell(results[name]['regex'], metric)} |")
+                cells = " | ".join(cell(results[name][label], metric) for label in predictors)
+                lines.append(f"| {name} | {metric} | {cells} |")
     lines += [f"skipped: {note}" for note in results.get("skipped", [])]
     return "\n".join(lines)
 

@@ -12,8 +12,9 @@ cue, or a word carrying punctuation (included) / a punctuation token (excluded).
 It knows no idioms: "nothing but soup", "not only X but also Y" and "no. 5" get a cue ("not only a
 cat" even a negated "only a cat"), where the gold labels are all affirmed.
 
-`python -m training.regex_baseline` prints its scores on the synthetic HELD-OUT split, the NegBench
-evaluation part and CD-SCO test.
+`python -m training.regex_baseline` prints its scores on the sets the head is measured on
+(`evaluate_negation_head`): the synthetic HELD-OUT split, the hand-written natural prompts, the
+NegBench evaluation part and CD-SCO test.
 """
 
 from __future__ import annotations
@@ -91,32 +92,21 @@ def split_prompt(prompt: str) -> tuple[str, str, list[str]]:
     return positive, negated, [w for w, label in zip(words, labels) if label == CUE]
 
 
-def main() -> None:
-    """Print the baseline's scores: synthetic HELD-OUT split, NegBench eval part, CD-SCO test."""
-    import json
+def main(argv: list[str] | None = None) -> dict:
+    """Print the baseline's scores on every set the head is evaluated on (`evaluate_negation_head`)."""
+    import argparse
 
-    from .negation_data import generate_records
-    from .negation_metrics import cdsco_scores, negbench_placement, prompt_exact_match, word_label_scores
-    from .negation_real_data import default_data_dir, read_cdsco, read_negbench_voc2007
+    from .evaluate_negation_head import evaluate_predictors, format_head_table
 
-    def rounded(scores: dict) -> dict:
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
-
-    # 1. Synthetic HELD-OUT split: word-level scores and prompt exact match.
-    records = generate_records(2000, 0, "heldout")
-    words, gold = [r["words"] for r in records], [r["labels"] for r in records]
-    pred = [regex_word_labels(w) for w in words]
-    results = {"synthetic_heldout": rounded({**word_label_scores(gold, pred), **prompt_exact_match(words, gold, pred)})}
-    if default_data_dir().is_dir():
-        # 2. NegBench VOC2007 evaluation part (captions whose gold objects were all located): placement.
-        records = [r for r in read_negbench_voc2007() if r["split"] == "eval" and not r["unlocated_objects"]]
-        pred = [regex_word_labels(r["words"]) for r in records]
-        results["negbench_eval"] = rounded(negbench_placement([r["labels"] for r in records], pred))
-        # 3. CD-SCO test (gold): token-level cue F1 and scope-token F1.
-        records = read_cdsco("test")
-        words, gold = [r["words"] for r in records], [r["labels"] for r in records]
-        results["cdsco_test"] = rounded(cdsco_scores(words, gold, [regex_word_labels(w) for w in words]))
-    print(json.dumps(results, indent=1))
+    parser = argparse.ArgumentParser(description="The regex negation splitter's scores.")
+    parser.add_argument("--num-heldout", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=None, help="the shared data folder (default: ../shared/data)")
+    args = parser.parse_args(argv)
+    predictors = {"regex": lambda words: [regex_word_labels(w) for w in words]}
+    results = evaluate_predictors(predictors, args.num_heldout, args.seed, args.data_dir)
+    print(format_head_table(results, predictors=("regex",)))
+    return results
 
 
 if __name__ == "__main__":
