@@ -2,20 +2,16 @@
 (the CoN-CLIP-style baseline), same CLIP, same batch, same hardware, timed alternately.
 
     python -m benchmarks.bench_training_cost                                  # small and b32 shapes
-    python -m benchmarks.bench_training_cost --quickstart outputs/quickstart  # + time-to-target from a main-job run
 
 Per step: NegCLIP runs the frozen text encoder and trains the head on word-labelled prompts (what
 `train_negation_head` does); the baseline runs images and twice as many captions (true + hard negative)
-and back-propagates through the whole text encoder (what `train_conclip_baseline` does). With
-`--quickstart`, the main job's recorded stage wall times and the negation accuracy each method reached
-are added: time to target = the training stages' wall time, if the method reached the target at all.
+and back-propagates through the whole text encoder (what `train_conclip_baseline` does). Time to target,
+on the shapes world's benchmark, is `bench_time_to_target`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -37,7 +33,6 @@ from modeling_negclip import NegCLIPModel
 from training.clip_tokenizer import load_clip_tokenizer
 
 GOAL_PARAMETERS = 0.1  # NegCLIP trainable parameters <= 1/10 of the fine-tune's
-GOAL_TIME = 0.2  # NegCLIP time to target <= 1/5 of the fine-tune's
 
 
 def trainable(model) -> int:
@@ -90,26 +85,10 @@ def build_step_functions(
     }
 
 
-def time_to_target(quickstart_dir: Path, target: float) -> dict[str, Any]:
-    """From a main-job run: training wall time and negation MCQ accuracy of each method."""
-    payload = json.loads((quickstart_dir / "results.json").read_text())
-    stages, results = payload["extra"]["stages"], payload["results"]
-    negclip_seconds = stages["negation_head"]["seconds"] + stages["negclip"]["seconds"]
-    rows = {}
-    for name, seconds in (("NegCLIP", negclip_seconds), ("CoN-CLIP-style", stages["conclip"]["seconds"])):
-        accuracy = results[name]["mcq"]["negation"]
-        rows[name] = {"seconds": seconds, "mcq_negation": accuracy, "reached_target": accuracy >= target}
-    both = all(r["reached_target"] for r in rows.values())
-    rows["ratio"] = negclip_seconds / stages["conclip"]["seconds"] if both else None
-    return rows
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=64, help="prompts (head) / images (fine-tune) per step")
-    parser.add_argument("--quickstart", type=Path, default=None, help="a main-job output dir with results.json")
-    parser.add_argument("--target", type=float, default=0.95, help="negation MCQ accuracy that counts as reached")
     args = parser.parse_args(argv)
     device = setup_run(args)
     tokenizer = load_clip_tokenizer()
@@ -143,9 +122,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("step ratio", lambda r: f"{r['step_time_ratio']:.3f}"),
     ]))
     payload: dict[str, Any] = {"environment": environment(device), "settings": settings(args), "rows": rows}
-    if args.quickstart is not None:
-        payload["time_to_target"] = time_to_target(args.quickstart, args.target)
-        print(json.dumps(payload["time_to_target"], indent=2))
     write_json(args.out, payload)
     return payload
 

@@ -87,3 +87,52 @@ def test_training_cost(tmp_path):
     assert row["parameter_ratio"] == row["negclip_parameters"] / row["finetune_parameters"] < 1
     assert row["negclip_s_per_step"] > 0 and row["finetune_s_per_step"] > 0
     assert json.loads(out.read_text())["rows"][0]["config"] == "tiny"
+
+
+def test_target_tracker_records_first_crossing_and_stops():
+    from transformers import TrainerControl, TrainerState
+
+    from benchmarks.bench_time_to_target import TargetTracker
+
+    scores = iter([0.2, 0.6, 0.9])
+
+    class Model:
+        def train(self):
+            pass
+
+    tracker = TargetTracker(lambda model: {"mcq": {"negation": next(scores)}}, {"mcq.negation": 0.5}, every=2, budget_s=60)
+    state, control = TrainerState(), TrainerControl()
+    tracker.on_train_begin(None, state, control)
+    for step in (1, 2, 3, 4):
+        state.global_step = step
+        tracker.on_step_end(None, state, control, model=Model())
+        if control.should_training_stop:
+            break
+    assert [row["step"] for row in tracker.history] == [2, 4]  # scored every 2 steps only
+    assert tracker.reached["mcq.negation"]["step"] == 4 and control.should_training_stop
+    with pytest.raises(ValueError):
+        TargetTracker(lambda model: {}, {}, every=0, budget_s=1)
+
+
+def test_time_to_target_runs_the_fine_tune_against_a_main_job_record(tiny_clip_dir, tmp_path):
+    from benchmarks import bench_time_to_target
+    from training.shapes_world import build_world_dataset
+
+    quickstart = tmp_path / "quickstart"
+    build_world_dataset(12, seed=7, image_size=32).save_to_disk(str(quickstart / "world" / "eval"))
+    negclip = {"mcq": {"negation": 0.8, "hybrid": 0.9}, "retrieval_negated": {"R@1": 0.9}}
+    stages = {"negation_head": {"seconds": 1.0}, "negclip": {"seconds": 0.5}, "conclip": {"train_steps_per_second": 20.0}}
+    (quickstart / "results.json").write_text(json.dumps({"results": {"NegCLIP": negclip}, "extra": {"stages": stages}}))
+    out = tmp_path / "ttt.json"
+    payload = bench_time_to_target.main([
+        "--quickstart", str(quickstart), "--base-clip", str(tiny_clip_dir), "--budget-factor", "1", "--eval-every", "1",
+        "--batch-size", "4", "--num-train-scenes", "16", "--out", str(out),
+    ])  # fmt: skip
+    assert [row["metric"] for row in payload["rows"]] == list(bench_time_to_target.TARGET_METRICS)
+    assert [row["target"] for row in payload["rows"]] == [0.8, 0.9, 0.9]
+    assert payload["history"] and all(row["negclip_seconds"] == 1.5 for row in payload["rows"])
+    for row in payload["rows"]:  # a ratio when reached, else a bound from the seconds trained
+        assert (row["ratio"] is None) != (row["ratio_bound"] is None)
+    assert json.loads(out.read_text())["rows"] == json.loads(json.dumps(payload["rows"]))
+    with pytest.raises(FileNotFoundError, match="main job"):
+        bench_time_to_target.main(["--quickstart", str(tmp_path / "absent")])

@@ -143,7 +143,8 @@ def freeze_all_but_text(model: CLIPModel, train_logit_scale: bool = False) -> in
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+def main(argv: Sequence[str] | None = None, callbacks: list | None = None) -> dict[str, float]:
+    """Run the fine-tune; `callbacks` (`TrainerCallback`s) go to the Trainer, e.g. the time-to-target benchmark's."""
     # 1. Arguments, logging, seed.
     model_args, data_args, training_args = parse_args(
         argv, (ConclipModelArguments, ConclipDataArguments, ConclipTrainingArguments)
@@ -180,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         train_dataset=train_dataset,
         data_collator=collator,
         processing_class=processor,
+        callbacks=callbacks,
     )
     start = time.perf_counter()
     train_result = trainer.train()
