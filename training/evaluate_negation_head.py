@@ -56,7 +56,7 @@ def _heldout_scores(records: list[dict], pred) -> dict:
 
 
 def _labelled_scores(scores):
-    """A scorer of records with gold word `labels` from a metric of (words, gold, predicted) or (gold, predicted)."""
+    """A scorer of records with gold word `labels` from a metric of (words, gold labels, predicted labels)."""
     return lambda records, pred: scores([r["words"] for r in records], [r["labels"] for r in records], pred)
 
 
