@@ -29,7 +29,7 @@ from transformers import AutoProcessor, TrainerCallback
 
 from benchmarks.common import environment, markdown_table, write_json
 from training import train_conclip_baseline
-from training.world_benchmark import TextImageScorer, _held_out, build_benchmark_items, evaluate_scorer
+from training.world_benchmark import TextImageScorer, held_out_images_and_scenes, build_benchmark_items, evaluate_scorer
 
 GOAL_TIME = 0.2  # NegCLIP time to target <= 1/5 of the fine-tune's
 TARGET_METRICS = ("mcq.negation", "mcq.hybrid", "retrieval_negated.R@1")
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     max_steps = max(args.eval_every, math.ceil(budget_s * stages["conclip"]["train_steps_per_second"]))
 
     processor = AutoProcessor.from_pretrained(base)
-    images, scenes = _held_out(load_from_disk(str(args.quickstart / "world" / "eval")), None)
+    images, scenes = held_out_images_and_scenes(load_from_disk(str(args.quickstart / "world" / "eval")), None)
     items = build_benchmark_items(scenes, args.seed)
     tracker = TargetTracker(
         lambda model: evaluate_scorer(TextImageScorer(model, processor), images, items), targets, args.eval_every, budget_s

@@ -312,7 +312,8 @@ def evaluate_scorer(scorer, images: Sequence, items: Mapping) -> dict:
     return results
 
 
-def _held_out(dataset, num_images: int | None) -> tuple[list, list]:
+def held_out_images_and_scenes(dataset, num_images: int | None) -> tuple[list, list]:
+    """The PIL images and `Scene`s of the first `num_images` rows of a world data set (all rows for None)."""
     if num_images is not None:
         dataset = dataset.select(range(min(num_images, len(dataset))))
     return list(dataset["image"]), scenes_from_dataset(dataset)
@@ -337,7 +338,7 @@ def evaluate_models(
     which the first `num_images` rows are used (all by default); they are the retrieval gallery.
     seed: the seed of the benchmark items. Returns {name: results} in the order of `models`.
     """
-    images, scenes = _held_out(dataset, num_images)
+    images, scenes = held_out_images_and_scenes(dataset, num_images)
     items = build_benchmark_items(scenes, seed, num_negated_queries, num_affirmative_queries, zero_shot_attribute)
     results = {}
     for name, model in models.items():
@@ -419,6 +420,7 @@ __all__ = [
     "evaluate_model",
     "evaluate_models",
     "evaluate_scorer",
+    "held_out_images_and_scenes",
     "retrieval_metrics",
     "strict_argmax",
 ]
