@@ -19,8 +19,8 @@ import torch
 from benchmarks.common import (
     add_common_arguments,
     build_models,
-    head_config,
     head_arguments,
+    head_config,
     judged_ms,
     make_prompts,
     markdown_table,

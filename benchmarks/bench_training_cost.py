@@ -40,15 +40,15 @@ def trainable(model) -> int:
 
 
 def build_step_functions(
-    config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0, head_config: dict | None = None
+    config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0, head_overrides: dict | None = None
 ):
     """One optimiser step of each method on the same random CLIP; returns (fns, parameter counts).
-    `head_config` overrides `NegCLIPConfig` fields (`common.head_config`)."""
+    `head_overrides` sets `NegCLIPConfig` fields (`common.head_config`)."""
     torch.manual_seed(seed)
     from transformers import CLIPModel
 
     config = CONFIG_BUILDERS[config_name]()
-    negclip = NegCLIPModel.from_clip(CLIPModel(config), **(head_config or {})).to(device).train()
+    negclip = NegCLIPModel.from_clip(CLIPModel(config), **(head_overrides or {})).to(device).train()
     negclip.negated_weight.requires_grad_(False)  # the head stage trains the head only
     baseline = CLIPModel(config).to(device).train()
     baseline.load_state_dict(negclip.clip.state_dict())

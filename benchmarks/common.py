@@ -89,13 +89,13 @@ CONFIG_BUILDERS: dict[str, Callable[[], CLIPConfig]] = {
 
 
 def build_models(
-    config_name: str, device: torch.device, seed: int = 0, head_config: dict[str, Any] | None = None
+    config_name: str, device: torch.device, seed: int = 0, head_overrides: dict[str, Any] | None = None
 ) -> tuple[CLIPModel, NegCLIPModel]:
     """A seeded random CLIP wrapped by a fresh NegCLIP; returns (`model.clip`, `model`): one set of weights.
-    `head_config` overrides `NegCLIPConfig` fields (`head_config(args)` builds it from the command line)."""
+    `head_overrides` sets `NegCLIPConfig` fields (`head_config(args)` builds them from the command line)."""
     torch.manual_seed(seed)
     clip = CLIPModel(CONFIG_BUILDERS[config_name]()).eval()
-    model = NegCLIPModel.from_clip(clip, **(head_config or {})).eval().to(device)
+    model = NegCLIPModel.from_clip(clip, **(head_overrides or {})).eval().to(device)
     return model.clip, model
 
 

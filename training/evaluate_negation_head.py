@@ -28,7 +28,7 @@ from .negation_metrics import (
 )
 from .natural_prompts import natural_prompt_scores, read_natural_prompts
 from .negation_real_data import read_cdsco, read_negbench_voc2007
-from .regex_baseline import regex_word_labels
+from .regex_baseline import regex_labels_batch
 from .token_labels import tokenize_and_align, word_labels_from_tokens
 
 
@@ -100,7 +100,7 @@ def evaluate_head_and_regex(model, tokenizer, num_heldout: int = 2000, seed: int
     """`{set name: {"head": scores, "regex": scores}}` plus `skipped` for sets whose files are absent."""
     predictors = {
         "head": lambda words: predict_word_labels(model, tokenizer, words),
-        "regex": lambda words: [regex_word_labels(w) for w in words],
+        "regex": regex_labels_batch,
     }
     return evaluate_predictors(predictors, num_heldout, seed, data_dir)
 

@@ -35,6 +35,8 @@ ABSENCE_TAILS = (("is", "not", "present"), ("are", "not", "present"), ("is", "ab
 BOUNDARY_WORDS = frozenset(
     "and but or with in on at from near under behind beside while that which who where whose because is are was were".split()
 )
+
+
 def _is_cue(core: str) -> bool:
     return core in CUE_WORDS or core.endswith("n't")
 
@@ -83,6 +85,11 @@ def regex_word_labels(words: list[str]) -> list[int]:
     return labels
 
 
+def regex_labels_batch(words_batch: list[list[str]]) -> list[list[int]]:
+    """`regex_word_labels` of each word list: the baseline as an evaluation predictor."""
+    return [regex_word_labels(words) for words in words_batch]
+
+
 def split_prompt(prompt: str) -> tuple[str, str, list[str]]:
     """(positive prompt, negated words, cue words) of a prompt, by `regex_word_labels`."""
     words = prompt.split()
@@ -103,8 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None, help="the shared data folder (default: ../shared/data)")
     args = parser.parse_args(argv)
-    predictors = {"regex": lambda words: [regex_word_labels(w) for w in words]}
-    results = evaluate_predictors(predictors, args.num_heldout, args.seed, args.data_dir)
+    results = evaluate_predictors({"regex": regex_labels_batch}, args.num_heldout, args.seed, args.data_dir)
     print(format_head_table(results, predictors=("regex",)))
     return results
 
@@ -113,4 +119,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["regex_word_labels", "split_prompt"]
+__all__ = ["regex_labels_batch", "regex_word_labels", "split_prompt"]

@@ -43,12 +43,18 @@ class HeadModelArguments:
         default=NegCLIPConfig.negation_head_encoder,
         metadata={"help": "The head's bidirectional layers: 'lstm' or 'transformer'."},
     )
-    negation_head_layers: int = field(default=2, metadata={"help": "Bidirectional layers in the head."})
+    negation_head_layers: int = field(
+        default=NegCLIPConfig.negation_head_layers, metadata={"help": "Bidirectional layers in the head."}
+    )
     negation_head_hidden_size: int = field(
         default=NegCLIPConfig.negation_head_hidden_size, metadata={"help": "Width of the head layers."}
     )
-    negation_head_heads: int = field(default=4, metadata={"help": "Attention heads per transformer head layer."})
-    negation_head_dropout: float = field(default=0.1, metadata={"help": "Dropout inside the head layers."})
+    negation_head_heads: int = field(
+        default=NegCLIPConfig.negation_head_heads, metadata={"help": "Attention heads per transformer head layer."}
+    )
+    negation_head_dropout: float = field(
+        default=NegCLIPConfig.negation_head_dropout, metadata={"help": "Dropout inside the head layers."}
+    )
     negation_head_source_layer: int | None = field(
         default=NegCLIPConfig.negation_head_source_layer,
         metadata={"help": "CLIP text layers run before the head reads their states: 0 (embeddings only) up to the "
