@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> list[dict[str, Any]]:
-    clip, model = build_models(config_name, device, args.seed, head_config(args))
+    clip, model = build_models(config_name, device, args.seed, head_config(args, tokenizer))
     tagger = ScriptedNegationTags(model)
     image_size = clip.config.vision_config.image_size
     width = prompt_width(tokenizer)
@@ -72,7 +72,8 @@ def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: 
         for fraction in args.negated_fractions:
             prompts, negated = make_prompts(batch_size, fraction)
             input_ids, attention_mask = tokenize(tokenizer, prompts, width, device)
-            logits = ScriptedNegationTags.logits_of(rule_tags(input_ids, attention_mask, tokenizer)).to(device)
+            tags = rule_tags(input_ids, attention_mask, tokenizer)
+            logits = ScriptedNegationTags.logits_of(model, tags, input_ids, attention_mask).to(device)
             checks = check_text(clip, model, tagger, input_ids, attention_mask, logits)
             cases[fraction] = {"negated_prompts": negated, **checks}
             fns[f"negclip@{fraction}"] = negclip_call(model, tagger, logits, input_ids, attention_mask, pixels)

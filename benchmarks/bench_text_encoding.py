@@ -84,7 +84,7 @@ def negclip_call(model, tagger, logits, input_ids, attention_mask, image_embeds)
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> tuple[list, list]:
-    clip, model = build_models(config_name, device, args.seed, head_config(args))
+    clip, model = build_models(config_name, device, args.seed, head_config(args, tokenizer))
     tagger = ScriptedNegationTags(model)
     width = prompt_width(tokenizer)
     generator = torch.Generator().manual_seed(args.seed)
@@ -97,7 +97,8 @@ def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: 
         for fraction in args.negated_fractions:
             prompts, negated = make_prompts(queries, fraction)
             input_ids, attention_mask = tokenize(tokenizer, prompts, width, device)
-            logits = ScriptedNegationTags.logits_of(rule_tags(input_ids, attention_mask, tokenizer)).to(device)
+            tags = rule_tags(input_ids, attention_mask, tokenizer)
+            logits = ScriptedNegationTags.logits_of(model, tags, input_ids, attention_mask).to(device)
             tagger.logits = logits
             is_split = model.get_text_polarity_features(input_ids, attention_mask).is_split
             cases[fraction] = {"negated_prompts": negated, "split_prompts": int(is_split.sum())}
@@ -129,7 +130,8 @@ def breakdown(config_name, args, model, tagger, logits, input_ids, attention_mas
     clip, eos = model.clip, model.config.clip_config.text_config.eos_token_id
     tagger.logits = logits
     token_logits, states = model.get_token_logits(input_ids, attention_mask)  # states after the head's source layer
-    head_args = head_arguments(model, input_ids, attention_mask)
+    read = model.negation_cue_rows(input_ids, attention_mask)  # the queries the cue gate passes to the head
+    head_args = head_arguments(model, input_ids[read], attention_mask[read])
     tags = model.tag_tokens(token_logits, input_ids, attention_mask)
     is_split, split = split_by_tags(input_ids, attention_mask, tags, eos)
     kept = (~is_split).nonzero(as_tuple=True)[0]
@@ -147,8 +149,8 @@ def breakdown(config_name, args, model, tagger, logits, input_ids, attention_mas
 
     fns = {
         "(CLIP's whole text encoder, all queries)": lambda: encode(input_ids, attention_mask),
-        "first layers + negation head, all queries": lambda: model.get_token_logits(input_ids, attention_mask),
-        "negation head alone": lambda: model.negation_head(*head_args),
+        "first layers (all queries) + negation head (gated)": lambda: model.get_token_logits(input_ids, attention_mask),
+        "negation head alone, queries it reads": lambda: model.negation_head(*head_args),
         "tag + split_by_tags": tag_and_split,
         "remaining layers, unsplit queries": lambda: model._finish_text_encoding(
             states[kept], input_ids[kept], attention_mask[kept]

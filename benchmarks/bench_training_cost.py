@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for config_name in args.configs:
         fns, parameters = build_step_functions(
-            config_name, args.batch_size, device, tokenizer, args.seed, head_config(args)
+            config_name, args.batch_size, device, tokenizer, args.seed, head_config(args, tokenizer)
         )
         timings = time_interleaved(fns, device, args.repeats, args.warmup, args.min_time, args.max_repeats,
                                    measure_memory=not args.no_memory)

@@ -12,8 +12,10 @@ Measurement rules (every script follows them):
 - All inputs of a benchmark are padded to one fixed width (the longest prompt of the pool), so CLIP's
   cost does not depend on which prompts a batch holds and one CLIP baseline serves every negated fraction.
 - No trained head exists offline, so `ScriptedNegationTags` makes the head's predictions deterministic:
-  the head's transformer layers and classifier still run (their cost is measured); a forward hook on the
+  the head's layers and classifier still run (their cost is measured); a forward hook on the
   classifier then returns one-hot logits of tags given by a word rule (`rule_tags`).
+- The models carry the cue gate a trained checkpoint carries (`negation_cue_words`; `--no-cue-gate` turns it
+  off, so the head reads every prompt): affirmative prompts skip the head.
 - Peak memory: bytes the torch allocator holds above its level at call start, at its highest during one
   call, outputs included, weights and inputs excluded. On CUDA `torch.cuda.max_memory_allocated`. On CPU
   `tracemalloc` does not see torch's allocations and `ru_maxrss` only ever grows over the process, so the
@@ -46,6 +48,7 @@ from transformers import CLIPConfig, CLIPModel
 
 from modeling_negclip import NegCLIPModel
 from modeling_negclip.configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NEGATION_HEAD_ENCODERS
+from modeling_negclip.negation_cues import DEFAULT_NEGATION_CUE_WORDS, negation_cue_token_ids
 from training.clip_tokenizer import load_clip_tokenizer
 
 CONFIG_NAMES = ("tiny", "small", "b32")
@@ -92,7 +95,7 @@ def build_models(
     config_name: str, device: torch.device, seed: int = 0, head_overrides: dict[str, Any] | None = None
 ) -> tuple[CLIPModel, NegCLIPModel]:
     """A seeded random CLIP wrapped by a fresh NegCLIP; returns (`model.clip`, `model`): one set of weights.
-    `head_overrides` sets `NegCLIPConfig` fields (`head_config(args)` builds them from the command line)."""
+    `head_overrides` sets `NegCLIPConfig` fields (`head_config(args, tokenizer)` builds them from the command line)."""
     torch.manual_seed(seed)
     clip = CLIPModel(CONFIG_BUILDERS[config_name]()).eval()
     model = NegCLIPModel.from_clip(clip, **(head_overrides or {})).eval().to(device)
@@ -190,7 +193,7 @@ def rule_tags(input_ids: torch.Tensor, attention_mask: torch.Tensor, tokenizer) 
 
 class ScriptedNegationTags:
     """Deterministic head output: after `model.negation_head.classifier` runs, its logits are replaced by
-    `self.logits` (build them with `logits_of(tags)` outside the timed calls; assigning is free). The head's
+    `self.logits` (build them with `logits_of(...)` outside the timed calls; assigning is free). The head's
     layers and classifier still compute."""
 
     def __init__(self, model: NegCLIPModel):
@@ -198,8 +201,9 @@ class ScriptedNegationTags:
         self._handle = model.negation_head.classifier.register_forward_hook(self._replace_logits)
 
     @staticmethod
-    def logits_of(tags: torch.Tensor) -> torch.Tensor:
-        return F.one_hot(tags, 3).float()  # (B, T, 3)
+    def logits_of(model: NegCLIPModel, tags: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One-hot logits of `tags` for the prompts the head reads (all, or those the cue gate passes). (R, T, 3)"""
+        return F.one_hot(tags, 3).float()[model.negation_cue_rows(input_ids, attention_mask)]
 
     def _replace_logits(self, module, inputs, output: torch.Tensor) -> torch.Tensor:
         if self.logits is None or self.logits.shape != output.shape:
@@ -416,13 +420,18 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_configs: Seque
                         help="CLIP text layers the negation head reads after: an int, 'last', or 'default' (the config's)")
     parser.add_argument("--head-encoder", choices=("default", *NEGATION_HEAD_ENCODERS), default="default",
                         help="the negation head's layers: lstm, transformer, or 'default' (the config's)")
+    parser.add_argument("--no-cue-gate", action="store_true",
+                        help="no cue gate: the head reads every prompt (trained checkpoints gate on negation cue words)")
     parser.add_argument("--out", type=Path, default=None, help="write the results here as JSON")
 
 
-def head_config(args: argparse.Namespace) -> dict[str, Any]:
-    """The `NegCLIPConfig` fields the command line sets (`--head-source-layer`, `--head-encoder`); the rest keep
-    the config's defaults."""
+def head_config(args: argparse.Namespace, tokenizer) -> dict[str, Any]:
+    """The `NegCLIPConfig` fields the command line sets (`--head-source-layer`, `--head-encoder`, the cue gate
+    unless `--no-cue-gate`); the rest keep the config's defaults."""
     config = {}
+    if not args.no_cue_gate:
+        words = list(DEFAULT_NEGATION_CUE_WORDS)
+        config.update(negation_cue_words=words, negation_cue_token_ids=negation_cue_token_ids(tokenizer, words))
     if args.head_source_layer != "default":
         config["negation_head_source_layer"] = args.head_source_layer
     if args.head_encoder != "default":

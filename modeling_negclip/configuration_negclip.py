@@ -50,6 +50,13 @@ class NegCLIPConfig(PretrainedConfig):
             split run the remaining layers. 0 is the default: on the offline shapes base, a head reading the
             embeddings generalised to unseen prompts better than one reading layer 1 (the project README gives the
             measurements and commands).
+        negation_cue_words (`list[str]`, *optional*):
+            The cue gate: the head reads only prompts holding a token of one of these words; the others are tagged
+            all affirmed and score exactly as CLIP scores them. Set it, with `negation_cue_token_ids`, through
+            `NegCLIPModel.set_negation_cue_words(tokenizer)` (the project's training script does). `None` (the
+            default, and what checkpoints saved before the gate existed load with): the head reads every prompt.
+        negation_cue_token_ids (`list[int]`, *optional*):
+            The tokenizer ids the gate looks for: the first BPE token of each of `negation_cue_words`.
         negated_weight_init (`float`, *optional*, defaults to 1.0):
             Initial weight `w` of the negated similarity in `logit = scale * (cos(image, positive) - w *
             (cos(image, negated) - t))`, `t` a learned threshold (0 at first). Learned; must be >= 0.
@@ -71,6 +78,8 @@ class NegCLIPConfig(PretrainedConfig):
     negation_head_intermediate_size: int | None = None
     negation_head_dropout: float = 0.1
     negation_head_source_layer: int | None = 0
+    negation_cue_words: list[str] | None = None
+    negation_cue_token_ids: list[int] | None = None
     negated_weight_init: float = 1.0
     freeze_clip: bool = True
 
@@ -124,10 +133,26 @@ class NegCLIPConfig(PretrainedConfig):
                 f"NegCLIPConfig: negation_head_source_layer={source!r} must be None or an int from 0 to the text "
                 f"encoder's {layers} layers"
             )
+        self._check_cue_gate()
         if not 0.0 <= self.negation_head_dropout < 1.0:
             raise ValueError(f"NegCLIPConfig: negation_head_dropout must be in [0, 1), got {self.negation_head_dropout!r}")
         if not self.negated_weight_init >= 0.0:
             raise ValueError(f"NegCLIPConfig: negated_weight_init must be >= 0, got {self.negated_weight_init!r}")
+
+    def _check_cue_gate(self):
+        words, ids = self.negation_cue_words, self.negation_cue_token_ids
+        if (words is None) != (ids is None):
+            raise ValueError("NegCLIPConfig: negation_cue_words and negation_cue_token_ids are set together or not at all")
+        if ids is None:
+            return
+        vocab = self.clip_config.text_config.vocab_size
+        if not words or not all(isinstance(word, str) and word.strip() for word in words):
+            raise ValueError(f"NegCLIPConfig: negation_cue_words must be a non-empty list of words, got {words!r}")
+        if not ids or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < vocab for i in ids):
+            raise ValueError(
+                f"NegCLIPConfig: negation_cue_token_ids must be a non-empty list of token ids below the vocabulary "
+                f"size {vocab}, got {ids!r}"
+            )
 
 
 __all__ = ["NegCLIPConfig", "NEGATION_LABELS"]

@@ -2,7 +2,9 @@
 
 1. A light bidirectional head (`config.negation_head_encoder`: LSTM, the default, or transformer layers) on CLIP's
    token embeddings, or its text states after its first few layers (`config.negation_head_source_layer`, default 0:
-   the embeddings) tags each token affirmed / negation cue / negated.
+   the embeddings) tags each token affirmed / negation cue / negated. With a cue gate
+   (`config.negation_cue_token_ids`, see `negation_cues.py`) it reads only the prompts holding a negation cue token;
+   the others are tagged all affirmed.
 2. A prompt with a negated token is split on token ids into a positive and a negated sequence, each encoded
    from scratch by CLIP's own text encoder (one batched call per part); its full encoding stops at the head's
    source layer. The prompts that are not split continue through CLIP's remaining layers, so each prompt
@@ -32,6 +34,7 @@ from transformers.models.clip.modeling_clip import image_text_contrastive_loss
 from transformers.utils import ModelOutput, logging
 
 from .configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NegCLIPConfig
+from .negation_cues import DEFAULT_NEGATION_CUE_WORDS, cue_rows, negation_cue_token_ids
 from .polarity_split import content_mask, eos_positions, split_by_tags, start_end_ids
 
 logger = logging.get_logger(__name__)
@@ -39,6 +42,8 @@ logger = logging.get_logger(__name__)
 # Logit margin by which a fresh head prefers "affirmed": with a zero classifier weight it tags every token
 # affirmed, so a freshly wrapped model scores exactly as CLIP.
 _AFFIRMED_PRIOR = 4.0
+# Logit margin by which a prompt the cue gate keeps from the head is tagged affirmed: certain, but finite in fp16.
+_GATED_OUT_MARGIN = 1e4
 
 
 def token_classification_loss(token_logits: torch.Tensor, token_labels: torch.Tensor) -> torch.Tensor:
@@ -322,6 +327,26 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         pooled = self.clip.get_text_features(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).pooler_output
         self.null_positive_embeds.copy_(pooled[0].to(self.null_positive_embeds.dtype))
 
+    def set_negation_cue_words(self, tokenizer, words=DEFAULT_NEGATION_CUE_WORDS) -> None:
+        """Turn on the cue gate for these words (ids from `tokenizer`, saved in the config); `None` turns it off,
+        so the head reads every prompt."""
+        if words is None:
+            self.config.negation_cue_words = self.config.negation_cue_token_ids = None
+            return
+        words = list(words)
+        ids = negation_cue_token_ids(tokenizer, words)
+        vocab = self.config.clip_config.text_config.vocab_size
+        if max(ids) >= vocab:
+            raise ValueError(f"the tokenizer gives cue ids up to {max(ids)}, beyond this CLIP's vocabulary of {vocab}")
+        self.config.negation_cue_words, self.config.negation_cue_token_ids = words, ids
+
+    def negation_cue_rows(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """(B,) True for the prompts the head reads: those holding a cue token, or all of them without a gate."""
+        ids = self.config.negation_cue_token_ids
+        if ids is None:
+            return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        return cue_rows(input_ids, attention_mask, torch.tensor(ids, device=input_ids.device))
+
     @property
     def _eos_token_id(self) -> int:
         return self.config.clip_config.text_config.eos_token_id
@@ -346,9 +371,13 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         return attention_mask
 
     def tag_tokens(self, token_logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Per-token label ids; start, end and padding tokens are always affirmed."""
+        """Per-token label ids; start, end and padding tokens, and every token of a prompt the cue gate keeps from
+        the head, are affirmed."""
         tags = token_logits.argmax(dim=-1)
-        return torch.where(content_mask(input_ids, attention_mask, self._eos_token_id), tags, AFFIRMED_ID)
+        taggable = content_mask(input_ids, attention_mask, self._eos_token_id)
+        if self.config.negation_cue_token_ids is not None:
+            taggable = taggable & self.negation_cue_rows(input_ids, attention_mask)[:, None]
+        return torch.where(taggable, tags, AFFIRMED_ID)
 
     @property
     def _head_source_layer(self) -> int:
@@ -382,32 +411,51 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         return BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=self.clip.text_projection(pooled))
 
     def get_token_logits(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, position_ids: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        read_all_prompts: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The negation head's scores `(B, T, 3)`, and CLIP's text states `(B, T, H)` after the head's source layer
-        (`config.negation_head_source_layer`, before the final layer norm), from which encoding can continue."""
+        (`config.negation_head_source_layer`, before the final layer norm), from which encoding can continue.
+
+        Prompts the cue gate keeps from the head (`negation_cue_rows`) get certain "affirmed" scores, uncomputed,
+        unless `read_all_prompts` (what training the head does: learning that a cue-less prompt is all affirmed
+        made it better on prompts with cues, as the project README measures)."""
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
         text_model = self.clip.text_model
         token_embeddings = text_model.embeddings.token_embedding(input_ids)  # (B, T, H)
         states = text_model.embeddings(input_ids=input_ids, position_ids=position_ids, inputs_embeds=token_embeddings)
         states = self._run_text_layers(states, attention_mask, text_model.encoder.layers[: self._head_source_layer])
         head_states = text_model.final_layer_norm(states)  # for the last layer: CLIP's last_hidden_state
-        return self.negation_head(head_states, token_embeddings, attention_mask), states
+        read = self.negation_cue_rows(input_ids, attention_mask)  # (B,)
+        if read_all_prompts or bool(read.all()):
+            return self.negation_head(head_states, token_embeddings, attention_mask), states
+        token_logits = head_states.new_full((*input_ids.shape, self.config.num_labels), -_GATED_OUT_MARGIN)
+        token_logits[..., AFFIRMED_ID] = 0.0  # (B, T, 3)
+        rows = read.nonzero(as_tuple=True)[0]
+        if len(rows):
+            head_logits = self.negation_head(head_states[rows], token_embeddings[rows], attention_mask[rows])
+            token_logits = token_logits.index_copy(0, rows, head_logits.to(token_logits.dtype))
+        return token_logits, states
 
     def get_text_polarity_features(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        read_all_prompts: bool = False,
     ) -> NegCLIPTextOutput:
         """Tag, split and encode prompts: positive and negated embeddings (projected, not normalised).
+        `read_all_prompts`: the head's scores for every prompt (see `get_token_logits`); the tags follow the gate.
 
         Prompts that are not split continue from the head's source layer through CLIP's remaining layers, which
         reproduces `CLIPModel.get_text_features`; the positive and negated parts of split prompts are encoded
         from scratch, one `get_text_features` call per part, each padded only to its own longest row.
         """
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
-        token_logits, states = self.get_token_logits(input_ids, attention_mask, position_ids)
+        token_logits, states = self.get_token_logits(input_ids, attention_mask, position_ids, read_all_prompts)
         tags = self.tag_tokens(token_logits, input_ids, attention_mask)
         is_split, split = split_by_tags(input_ids, attention_mask, tags, self._eos_token_id)
 
@@ -488,7 +536,8 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
     ) -> NegCLIPOutput:
         r"""
         token_labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
-            Gold token tags (0 affirmed, 1 negation cue, 2 negated, -100 ignored); adds the token loss.
+            Gold token tags (0 affirmed, 1 negation cue, 2 negated, -100 ignored); adds the token loss. The head
+            then reads every prompt, the ones the cue gate keeps from it at inference too.
         return_loss (`bool`, *optional*):
             Add the contrastive loss on the dual-polarity logits (needs as many images as prompts).
 
@@ -502,11 +551,12 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         if not encode_split:
             if pixel_values is not None:
                 raise ValueError("encode_split=False gives token logits only; images need the split (encode_split=True)")
-            token_logits, _ = self.get_token_logits(input_ids, attention_mask, position_ids)  # CLIP's first layers only
+            # CLIP's first layers only.
+            token_logits, _ = self.get_token_logits(input_ids, attention_mask, position_ids, token_labels is not None)
             text = NegCLIPTextOutput(token_logits=token_logits)
             text_embeds = negated_embeds = None
         else:
-            text = self.get_text_polarity_features(input_ids, attention_mask, position_ids)
+            text = self.get_text_polarity_features(input_ids, attention_mask, position_ids, token_labels is not None)
             text_embeds = _normalise(text.text_embeds)
             negated_embeds = _normalise(text.negated_text_embeds)
 

@@ -33,6 +33,15 @@ def model_index(results: dict, model_name: str = "NegCLIP") -> str:
     return "\n".join(lines) if lines else "  []"
 
 
+def cue_gate_line(words: list[str] | None) -> str:
+    """What the card says about the cue gate (`NegCLIPConfig.negation_cue_words`)."""
+    if words is None:
+        return "No cue gate: the head reads every prompt."
+    return (f"Cue gate: the head reads only prompts holding one of {len(words)} negation cue words "
+            f"({', '.join(repr(w) for w in words[:8])}, ...; `config.negation_cue_words`); the others score exactly as "
+            "the base does, without the head's cost.")
+
+
 def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_results: dict | None = None,
                      repo_id: str | None = None) -> Path:
     """Render the template into `checkpoint_dir/README.md` (what `push_to_hub` uploads)."""
@@ -52,6 +61,7 @@ def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_r
         head_encoder={"lstm": "LSTM"}.get(model.config.negation_head_encoder, model.config.negation_head_encoder),
         head_layers=model.config.negation_head_layers,
         head_hidden_size=model.config.negation_head_hidden_size,
+        cue_gate=cue_gate_line(model.config.negation_cue_words),
         results_table=format_headline_table(results) if results else "(not measured in this run)",
         head_table=format_head_table(head_results) if head_results else "(not measured in this run)",
     )

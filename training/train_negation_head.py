@@ -3,7 +3,8 @@
     accelerate launch -m training.train_negation_head --clip_model outputs/quickstart/base_clip \\
         --output_dir outputs/negation_head
 
-`--clip_model` is any CLIPModel checkpoint (a local dir, or `openai/clip-vit-base-patch32` online).
+The checkpoint's head reads only prompts holding a negation cue word (`--negation_cue_gate`, on by default; the
+others are tagged affirmed and score as CLIP). It trains on every prompt, which the project README measures. `--clip_model` is any CLIPModel checkpoint (a local dir, or `openai/clip-vit-base-patch32` online).
 Only the head trains; the saved folder is a NegCLIP checkpoint (remote code, safetensors, processor)
 that loads with `AutoModel.from_pretrained(dir, trust_remote_code=True)`. After training, the head
 and the regex baseline are evaluated on the same held-out data (`evaluate_negation_head`).
@@ -59,6 +60,12 @@ class HeadModelArguments:
         default=NegCLIPConfig.negation_head_source_layer,
         metadata={"help": "CLIP text layers run before the head reads their states: 0 (embeddings only) up to the "
                           "text layer count (the last layer, CLIP's final states); fewer is cheaper at inference."},
+    )
+
+    negation_cue_gate: bool = field(
+        default=True,
+        metadata={"help": "At inference the head reads only prompts holding a negation cue word "
+                          "(modeling_negclip.negation_cues); the others are tagged affirmed without it."},
     )
 
     def __post_init__(self):
@@ -149,6 +156,8 @@ def main(argv: list[str] | None = None) -> dict:
         negation_head_dropout=model_args.negation_head_dropout,
         negation_head_source_layer=model_args.negation_head_source_layer,
     )
+    if model_args.negation_cue_gate:
+        model.set_negation_cue_words(processor.tokenizer)
     model.negated_weight.requires_grad_(False)  # fitted later with images (train_polarity_weight)
     model.null_positive_embeds.requires_grad_(False)
     model.negated_threshold.requires_grad_(False)
