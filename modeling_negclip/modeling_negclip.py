@@ -62,7 +62,8 @@ class NegCLIPTextOutput(ModelOutput):
     is_split (`torch.BoolTensor` of shape `(text_batch_size,)`):
         Which prompts contain a negated token and were split.
     token_logits (`torch.Tensor` of shape `(text_batch_size, sequence_length, 3)`):
-        The negation head's scores for affirmed / negation cue / negated.
+        The negation head's scores for affirmed / negation cue / negated (certain "affirmed" for prompts the cue
+        gate kept from the head).
     text_model_output (`BaseModelOutputWithPooling`):
         CLIP's text encoder output on the prompt each row is scored by: `pooler_output` equals `text_embeds`;
         `last_hidden_state` `(text_batch_size, sequence_length, hidden_size)` holds CLIP's final states of the
@@ -95,7 +96,8 @@ class NegCLIPOutput(ModelOutput):
     negated_text_embeds (`torch.Tensor` of shape `(text_batch_size, output_dim)`):
         Normalised embeddings of the negated prompts; zeros where `is_split` is False.
     token_logits (`torch.Tensor` of shape `(text_batch_size, sequence_length, 3)`):
-        The negation head's scores for affirmed / negation cue / negated.
+        The negation head's scores for affirmed / negation cue / negated (certain "affirmed" for prompts the cue
+        gate kept from the head).
     is_split (`torch.BoolTensor` of shape `(text_batch_size,)`):
         Which prompts were split into a positive and a negated part.
     text_model_output / vision_model_output (`BaseModelOutputWithPooling`):

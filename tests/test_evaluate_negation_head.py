@@ -25,3 +25,22 @@ def test_table_marks_metrics_that_older_results_lack():
     table = format_head_table(old)
     assert "| synthetic_heldout | content_placement | - | - |" in table
     assert "| synthetic_heldout | exact_match | 0.5000 | 0.4000 |" in table
+
+
+def test_main_measures_a_checkpoint_with_and_without_its_cue_gate(tiny_clip, tokenizer, tmp_path, monkeypatch):
+    import torch
+
+    from training.evaluate_negation_head import main
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    model = NegCLIPModel.from_clip(tiny_clip)
+    with torch.no_grad():
+        model.negation_head.classifier.bias.copy_(torch.tensor([0.0, 0.0, 5.0]))  # tags every token negated
+    model.set_negation_cue_words(tokenizer)
+    model.save_pretrained(tmp_path / "gated")
+    tokenizer.save_pretrained(tmp_path / "gated")
+    argv = ["--model", str(tmp_path / "gated"), "--num-heldout", "20", "--data-dir", str(tmp_path / "absent")]
+    gated = main(argv)["natural_prompts"]["head"]
+    ungated = main([*argv, "--no-cue-gate"])["natural_prompts"]["head"]
+    assert ungated["affirmative_exact_match"] == 0.0  # every prompt split
+    assert gated["affirmative_exact_match"] > 0.5  # prompts without a cue token are left whole

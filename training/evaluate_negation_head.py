@@ -1,6 +1,6 @@
 """The negation head beside the regex baseline, on the same held-out data.
 
-    python -m training.evaluate_negation_head --model outputs/quickstart/negclip
+    python -m training.evaluate_negation_head --model outputs/quickstart/negclip [--no-cue-gate]
 
 - synthetic held-out split (templates and nouns never trained on): word-label F1, prompt-level
   exact match of the positive and negated strings, and content-word placement (function words aside);
@@ -138,10 +138,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--num-heldout", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--no-cue-gate", action="store_true",
+                        help="turn the checkpoint's cue gate off: the head tags every prompt")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True)
     tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
+    if args.no_cue_gate:
+        model.set_negation_cue_words(tokenizer, None)
     results = evaluate_head_and_regex(model, tokenizer, args.num_heldout, args.seed, args.data_dir)
     print(format_head_table(results))
     if args.out:

@@ -40,9 +40,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
+from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
+
 from .negation_vocab import Action, Noun, Place, Vocabulary, get_vocabulary, open_vocabulary, pluralize
 
-AFFIRMED, CUE, NEGATED = 0, 1, 2
 SPLITS = ("train", "heldout")
 
 # ---------------------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-AFFIRMED, CUE, NEGATED = 0, 1, 2
+from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
+
 IGNORE_INDEX = -100
 
 NEGBENCH_DIR = "negbench_voc2007"

@@ -19,9 +19,10 @@ NegBench evaluation part and CD-SCO test.
 
 from __future__ import annotations
 
+from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
+
 from .negation_vocab import word_core
 
-AFFIRMED, CUE, NEGATED = 0, 1, 2
 
 CUE_WORDS = frozenset(
     "no not never none nobody nothing nowhere neither nor without except lacking lacks lack absent missing cannot".split()
