@@ -201,7 +201,9 @@ class ScriptedNegationTags:
         self._handle = model.negation_head.classifier.register_forward_hook(self._replace_logits)
 
     @staticmethod
-    def logits_of(model: NegCLIPModel, tags: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def logits_of(
+        model: NegCLIPModel, tags: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
         """One-hot logits of `tags` for the prompts the head reads (all, or those the cue gate passes). (R, T, 3)"""
         return F.one_hot(tags, 3).float()[model.negation_cue_rows(input_ids, attention_mask)]
 

@@ -56,6 +56,8 @@ def test_head_script_defaults_are_the_measured_recipe(tmp_path):
     assert (data_args.open_vocabulary_rate, data_args.num_negbench, data_args.cdsco_scope) == (0.3, 6000, "after_cue")
     assert data_args.max_train_length == 40
     assert (training_args.num_train_epochs, training_args.learning_rate, training_args.per_device_train_batch_size) == (5.0, 2e-3, 128)
+    model_args, _, _ = parse_args(["--clip_model", "x", "--output_dir", str(tmp_path), "--no_negation_cue_gate"])
+    assert model_args.negation_cue_gate is False
     _, data_args, _ = parse_args(["--clip_model", "x", "--output_dir", str(tmp_path), "--cdsco_scope", "none"])
     assert data_args.cdsco_scope is None
     for bad in (["--cdsco_scope", "everything"], ["--open_vocabulary_rate", "1.5"], ["--max_train_length", "78"]):
