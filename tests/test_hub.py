@@ -56,7 +56,7 @@ def test_trainer_push_to_hub_uploads_checkpoint_code_processor_and_card(tiny_cli
     (upload,) = hub_calls["uploaded"]
     assert upload["repo_id"] == REPO_ID
     for name in ("config.json", "model.safetensors", "configuration_negclip.py", "modeling_negclip.py",
-                 "polarity_split.py", "negation_cues.py", "tokenizer.json", "processor_config.json", "README.md"):
+                 "polarity_split.py", "negation_cues.py", "negation_head.py", "tokenizer.json", "processor_config.json", "README.md"):
         assert name in upload["files"], name
     assert not [f for f in upload["files"] if f.endswith(".bin") and f != "training_args.bin"]
     assert upload["config"]["auto_map"]["AutoModel"] == "modeling_negclip.NegCLIPModel"
