@@ -140,19 +140,24 @@ class NegCLIPConfig(PretrainedConfig):
             raise ValueError(f"NegCLIPConfig: negated_weight_init must be >= 0, got {self.negated_weight_init!r}")
 
     def _check_cue_gate(self):
-        words, ids = self.negation_cue_words, self.negation_cue_token_ids
-        if (words is None) != (ids is None):
-            raise ValueError("NegCLIPConfig: negation_cue_words and negation_cue_token_ids are set together or not at all")
-        if ids is None:
-            return
-        vocab = self.clip_config.text_config.vocab_size
-        if not words or not all(isinstance(word, str) and word.strip() for word in words):
-            raise ValueError(f"NegCLIPConfig: negation_cue_words must be a non-empty list of words, got {words!r}")
-        if not ids or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < vocab for i in ids):
-            raise ValueError(
-                f"NegCLIPConfig: negation_cue_token_ids must be a non-empty list of token ids below the vocabulary "
-                f"size {vocab}, got {ids!r}"
-            )
+        check_negation_cue_gate(
+            self.negation_cue_words, self.negation_cue_token_ids, self.clip_config.text_config.vocab_size
+        )
 
+
+def check_negation_cue_gate(words: list[str] | None, ids: list[int] | None, vocab_size: int) -> None:
+    """Raise a `ValueError` unless the cue gate's words and token ids are both None, or both non-empty with every id
+    below `vocab_size`: what the config and `NegCLIPModel.set_negation_cue_words` accept."""
+    if (words is None) != (ids is None):
+        raise ValueError("NegCLIPConfig: negation_cue_words and negation_cue_token_ids are set together or not at all")
+    if ids is None:
+        return
+    if not words or not all(isinstance(word, str) and word.strip() for word in words):
+        raise ValueError(f"NegCLIPConfig: negation_cue_words must be a non-empty list of words, got {words!r}")
+    if not ids or not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < vocab_size for i in ids):
+        raise ValueError(
+            f"NegCLIPConfig: negation_cue_token_ids must be a non-empty list of token ids below the vocabulary "
+            f"size {vocab_size}, got {ids!r}"
+        )
 
 __all__ = ["NegCLIPConfig", "NEGATION_LABELS"]

@@ -33,7 +33,7 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import image_text_contrastive_loss
 from transformers.utils import ModelOutput, logging
 
-from .configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NegCLIPConfig
+from .configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NegCLIPConfig, check_negation_cue_gate
 from .negation_cues import DEFAULT_NEGATION_CUE_WORDS, cue_rows, negation_cue_token_ids
 from .negation_head import NegCLIPNegationHead, NegCLIPTokenClassifier
 from .polarity_split import content_mask, eos_positions, split_by_tags, start_end_ids
@@ -264,9 +264,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             return
         words = list(words)
         ids = negation_cue_token_ids(tokenizer, words)
-        vocab = self.config.clip_config.text_config.vocab_size
-        if max(ids) >= vocab:
-            raise ValueError(f"the tokenizer gives cue ids up to {max(ids)}, beyond this CLIP's vocabulary of {vocab}")
+        check_negation_cue_gate(words, ids, self.config.clip_config.text_config.vocab_size)
         self.config.negation_cue_words, self.config.negation_cue_token_ids = words, ids
 
     def negation_cue_rows(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

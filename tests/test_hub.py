@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from huggingface_hub import HfApi
 
+from modeling_negclip import DEFAULT_NEGATION_CUE_WORDS
 from training import train_negation_head
 from training.model_card import write_model_card
 
@@ -56,7 +57,8 @@ def test_trainer_push_to_hub_uploads_checkpoint_code_processor_and_card(tiny_cli
     (upload,) = hub_calls["uploaded"]
     assert upload["repo_id"] == REPO_ID
     for name in ("config.json", "model.safetensors", "configuration_negclip.py", "modeling_negclip.py",
-                 "polarity_split.py", "negation_cues.py", "negation_head.py", "tokenizer.json", "processor_config.json", "README.md"):
+                 "polarity_split.py", "negation_cues.py", "negation_head.py", "tokenizer.json",
+                 "processor_config.json", "README.md"):
         assert name in upload["files"], name
     assert not [f for f in upload["files"] if f.endswith(".bin") and f != "training_args.bin"]
     assert upload["config"]["auto_map"]["AutoModel"] == "modeling_negclip.NegCLIPModel"
@@ -66,7 +68,7 @@ def test_trainer_push_to_hub_uploads_checkpoint_code_processor_and_card(tiny_cli
     assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: zero-shot-image-classification")
     assert f'AutoModel.from_pretrained("{REPO_ID}", trust_remote_code=True)' in card
     assert f"base_model: {tiny_clip_dir}" in card
-    assert "Cue gate: the head reads only prompts holding one of 46 negation cue words" in card
+    assert f"Cue gate: the head reads only prompts holding one of {len(DEFAULT_NEGATION_CUE_WORDS)} negation cue words" in card
 
 
 def _lay_out_hub_cache(checkpoint, hf_home, repo_id, commit="0123456789abcdef0123456789abcdef01234567"):

@@ -62,7 +62,6 @@ class HeadModelArguments:
         metadata={"help": "CLIP text layers run before the head reads their states: 0 (embeddings only) up to the "
                           "text layer count (the last layer, CLIP's final states); fewer is cheaper at inference."},
     )
-
     negation_cue_gate: bool = field(
         default=True,
         metadata={"help": "At inference the head reads only prompts holding a negation cue word "
