@@ -32,7 +32,7 @@ class NegCLIPConfig(PretrainedConfig):
         negation_head_layers (`int`, *optional*, defaults to 2):
             Bidirectional layers of the negation head. CLIP's text encoder is causal, so a token cannot see a cue
             that follows it ("a jacket is not present"); these layers let it. At least 1.
-        negation_head_hidden_size (`int`, *optional*, defaults to 128):
+        negation_head_hidden_size (`int`, *optional*, defaults to 192):
             Width of the head layers, whatever CLIP's width: tagging three labels needs little, and a fixed width
             keeps the head's cost a small share of a large text encoder (CLIP-B/32's is 512 wide).
         negation_head_heads (`int`, *optional*, defaults to 4):
@@ -73,7 +73,7 @@ class NegCLIPConfig(PretrainedConfig):
     clip_config: dict | CLIPConfig | None = None
     negation_head_encoder: str = "lstm"
     negation_head_layers: int = 2
-    negation_head_hidden_size: int = 128
+    negation_head_hidden_size: int = 192
     negation_head_heads: int = 4
     negation_head_intermediate_size: int | None = None
     negation_head_dropout: float = 0.1

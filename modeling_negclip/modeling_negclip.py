@@ -297,13 +297,20 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             )
         return attention_mask
 
-    def tag_tokens(self, token_logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def tag_tokens(
+        self,
+        token_logits: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        read_rows: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Per-token label ids; start, end and padding tokens, and every token of a prompt the cue gate keeps from
-        the head, are affirmed."""
+        the head, are affirmed. `read_rows`: `negation_cue_rows` of these prompts, when already computed."""
         tags = token_logits.argmax(dim=-1)
         taggable = content_mask(input_ids, attention_mask, self._eos_token_id)
         if self.config.negation_cue_token_ids is not None:
-            taggable = taggable & self.negation_cue_rows(input_ids, attention_mask)[:, None]
+            read_rows = self.negation_cue_rows(input_ids, attention_mask) if read_rows is None else read_rows
+            taggable = taggable & read_rows[:, None]
         return torch.where(taggable, tags, AFFIRMED_ID)
 
     @property
@@ -350,6 +357,13 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         Prompts the cue gate keeps from the head (`negation_cue_rows`) get certain "affirmed" scores, uncomputed,
         unless `read_all_prompts` (what training the head does: learning that a cue-less prompt is all affirmed
         made it better on prompts with cues, as the project README measures)."""
+        token_logits, states, _ = self._token_logits_and_read_rows(input_ids, attention_mask, position_ids, read_all_prompts)
+        return token_logits, states
+
+    def _token_logits_and_read_rows(
+        self, input_ids, attention_mask, position_ids, read_all_prompts
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`get_token_logits` plus the `negation_cue_rows` it computed, so that the gate runs once per forward."""
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
         text_model = self.clip.text_model
         token_embeddings = text_model.embeddings.token_embedding(input_ids)  # (B, T, H)
@@ -358,14 +372,14 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         head_states = text_model.final_layer_norm(states)  # for the last layer: CLIP's last_hidden_state
         read = self.negation_cue_rows(input_ids, attention_mask)  # (B,)
         if read_all_prompts or bool(read.all()):
-            return self.negation_head(head_states, token_embeddings, attention_mask), states
+            return self.negation_head(head_states, token_embeddings, attention_mask), states, read
         token_logits = head_states.new_full((*input_ids.shape, self.config.num_labels), -_GATED_OUT_MARGIN)
         token_logits[..., AFFIRMED_ID] = 0.0  # (B, T, 3)
         rows = read.nonzero(as_tuple=True)[0]
         if len(rows):
             head_logits = self.negation_head(head_states[rows], token_embeddings[rows], attention_mask[rows])
             token_logits = token_logits.index_copy(0, rows, head_logits.to(token_logits.dtype))
-        return token_logits, states
+        return token_logits, states, read
 
     def get_text_polarity_features(
         self,
@@ -382,11 +396,14 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         from scratch, one `get_text_features` call per part, each padded only to its own longest row.
         """
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
-        token_logits, states = self.get_token_logits(input_ids, attention_mask, position_ids, read_all_prompts)
-        tags = self.tag_tokens(token_logits, input_ids, attention_mask)
-        is_split, split = split_by_tags(input_ids, attention_mask, tags, self._eos_token_id)
+        token_logits, states, read = self._token_logits_and_read_rows(input_ids, attention_mask, position_ids, read_all_prompts)
+        if read.any():
+            tags = self.tag_tokens(token_logits, input_ids, attention_mask, read_rows=read)
+            is_split, split = split_by_tags(input_ids, attention_mask, tags, self._eos_token_id)
+        else:  # the gate kept every prompt from the head: nothing to tag or split
+            is_split, split = torch.zeros_like(read), None
 
-        if not len(split.split_rows):  # nothing split: exactly CLIP's encoding of the whole batch
+        if split is None or not len(split.split_rows):  # nothing split: exactly CLIP's encoding of the whole batch
             text_outputs = self._finish_text_encoding(states, input_ids, attention_mask)
             return NegCLIPTextOutput(
                 text_embeds=text_outputs.pooler_output,

@@ -35,7 +35,7 @@ def rule_tagger(tokenizer):
     """A stand-in for a trained head: a cue word is tagged cue, the single word after it negated."""
     cue_ids = {tokenizer.convert_tokens_to_ids(word + "</w>") for word in CUE_WORDS}
 
-    def tag_tokens(token_logits, input_ids, attention_mask):
+    def tag_tokens(token_logits, input_ids, attention_mask, read_rows=None):
         tags = torch.zeros_like(input_ids)
         is_cue = torch.isin(input_ids, torch.tensor(sorted(cue_ids)))
         tags[is_cue] = 1

@@ -42,6 +42,10 @@ def test_gate_passes_prompts_with_cues_and_keeps_the_rest_from_the_head(tiny_cli
     with torch.no_grad():
         out = model(**batch)
     assert read == [3]  # one head call, on the three prompts with cues
+    rows = model.negation_cue_rows(batch["input_ids"], batch["attention_mask"])
+    logits = out.token_logits
+    assert torch.equal(model.tag_tokens(logits, batch["input_ids"], batch["attention_mask"], rows),
+                       model.tag_tokens(logits, batch["input_ids"], batch["attention_mask"]))
     assert out.is_split.tolist() == [False] * 3 + [True] * 3
     assert (out.token_logits[:3].argmax(-1) == 0).all()
 
@@ -52,10 +56,12 @@ def test_gate_passes_prompts_with_cues_and_keeps_the_rest_from_the_head(tiny_cli
     assert everything.is_split.all()
 
 
-def test_gated_out_prompts_score_exactly_as_clip_and_skip_the_head(tiny_clip, tokenizer, pixels):
+def test_gated_out_prompts_score_exactly_as_clip_and_skip_the_head(tiny_clip, tokenizer, pixels, monkeypatch):
     model = negating_model(tiny_clip, tokenizer)
     calls = []
     model.negation_head.register_forward_hook(lambda *args: calls.append(1))
+    # Nor are they tagged and split: a batch the gate keeps from the head goes straight on as CLIP's.
+    monkeypatch.setattr("modeling_negclip.modeling_negclip.split_by_tags", lambda *args: pytest.fail("split a cue-less batch"))
     batch = tokenizer(CUE_LESS, padding=True, return_tensors="pt")
     with torch.no_grad():
         out = model(**batch, pixel_values=pixels)

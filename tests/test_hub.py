@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from huggingface_hub import HfApi
 
-from modeling_negclip import DEFAULT_NEGATION_CUE_WORDS
+from modeling_negclip import DEFAULT_NEGATION_CUE_WORDS, NegCLIPConfig
 from training import train_negation_head
 from training.model_card import write_model_card
 
@@ -112,7 +112,7 @@ def test_model_card_snippet_runs(tiny_clip_dir, tmp_path, monkeypatch):
     card = write_model_card(str(checkpoint), results, base_model="tiny-clip").read_text()
     assert "value: 0.5000" in card and "name: presence accuracy" in card
     assert "`negation_head_source_layer = 0`" in card  # what this checkpoint's head reads
-    assert "2 bidirectional LSTM layers, 128 wide" in card
+    assert f"2 bidirectional LSTM layers, {NegCLIPConfig.negation_head_hidden_size} wide" in card
     snippet = re.search(r"```python\n(.*?)```", card, re.S).group(1)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     exec(compile(snippet, "README.md", "exec"), {})

@@ -227,7 +227,7 @@ def test_overlong_prompt_is_truncated_with_a_warning(tiny_clip, tokenizer, monke
     "overrides, message",
     [
         (dict(negation_head_layers=0), "negation_head_layers"),
-        (dict(negation_head_encoder="transformer", negation_head_heads=3), "negation_head_heads=3"),
+        (dict(negation_head_encoder="transformer", negation_head_heads=5), "negation_head_heads=5"),
         (dict(negation_head_encoder="gru"), "negation_head_encoder must be one of"),
         (dict(negation_head_hidden_size=33), "even negation_head_hidden_size"),  # the default lstm head
         (dict(negation_head_hidden_size=0), "negation_head_hidden_size"),

@@ -113,7 +113,7 @@ def test_vocabulary_is_big_and_varied():
 
 
 def test_traps_are_all_affirmed(train_records):
-    trap_words = {"knot", "notebook", "nottingham", "no.", "nothing", "never-ending", "no-parking", "not", "noodles"}
+    trap_words = {"knot", "notebook", "nottingham", "no.", "nothing", "never-ending", "no-parking", "not", "noodles", "'no"}
     seen = set()
     for r in train_records:
         for word, label in zip(r["words"], r["labels"]):
@@ -122,6 +122,10 @@ def test_traps_are_all_affirmed(train_records):
                 assert label == 0
                 seen.add(core)
     assert seen == trap_words
+    # The words around a trap vary, so a tagger learns the frame ("<noun> no. 12", "a 'no <noun>' sign"), not one phrase.
+    numbered = {r["words"][r["words"].index("no.") - 1] for r in train_records if "no." in r["words"]}
+    signs = {r["words"][r["words"].index("'no") + 1] for r in train_records if "'no" in r["words"]}
+    assert len(numbered) >= 10 and len(signs) >= 10
     only_soup = [r for r in train_records if "nothing but" in r["prompt"].lower()]
     assert only_soup and all(r["negative"] == "" for r in only_soup)
 

@@ -18,7 +18,7 @@ Label convention (applied by every template, checked by the tests):
 - Affirmed (0): everything else, including content verbs outside a negation ("a photo showing a
   cat") and every word of prompts without negation. Traps that a keyword matcher gets wrong are
   all affirmed: "knot", "notebook", "Nottingham", "no. 5", "nothing but soup" (only soup), "not only
-  X but also Y", "a never-ending road", "a no-parking sign" (the sign is there).
+  X but also Y", "a never-ending road", "a no-parking sign" and "a 'no parking' sign" (the sign is there).
 Punctuation stays attached to its word ("kitchen," keeps the label of "kitchen").
 
 Templates are written in a small notation: `[...]` cue words, `<slot>` a negated slot, `{slot}` an
@@ -297,6 +297,9 @@ TRAP_TEMPLATES: tuple[tuple[str, ...], tuple[str, ...]] = (
         "a bowl of noodles {pp}", "a no smoking sign on the wall {place_pp}", "sticky notes on a monitor",
         "{the_person} is not only {act} but also {act}",
         "{person} not only {act} but {act} too", "{scene} containing nothing but {bare_pl}",
+        "{person} waiting at {label_noun} no. {num}", "a bus with route no. {num} {place_pp}",
+        "{obj_sg} with no. {num} printed on it", "a {sign_text} sign {pp}", "a sign reading {sign_text} {place_pp}",
+        "a 'do not disturb' sign on {obj}",
     ),
     (
         "a rope with a knot in it {place_pp}", "a pile of notebooks {pp}", "{person} eating nothing but {food}",
@@ -543,6 +546,16 @@ def _food(ctx: _Context) -> list[str]:
     return noun.plural.split()
 
 
+def _label_noun(ctx: _Context) -> list[str]:
+    """One noun word, as on a label or a number plate: "gate" (no. 5), "parking" ('no parking')."""
+    return ctx.noun(_object_pool(ctx)).singular.split()[-1:]
+
+
+def _sign_text(ctx: _Context) -> list[str]:
+    """A prohibition sign's quoted text, which negates nothing in the scene: "'no parking'"."""
+    return ["'no", _label_noun(ctx)[0] + "'"]
+
+
 def _animal(ctx: _Context) -> list[str]:
     return _with_article(ctx.noun(ctx.vocab.animals, countable=True).singular.split())
 
@@ -559,6 +572,7 @@ SLOTS: dict[str, Callable[[_Context], list[str]]] = {
     "bare_sg": _bare_sg,
     "color": lambda ctx: [ctx.rng.choice(ctx.vocab.colors)],
     "food": _food,
+    "label_noun": _label_noun,
     "np": _np,
     "num": lambda ctx: [str(ctx.rng.randint(1, 99))],
     "obj": _obj,
@@ -570,6 +584,7 @@ SLOTS: dict[str, Callable[[_Context], list[str]]] = {
     "place_pp": _place_pp,
     "pp": _pp,
     "scene": _scene,
+    "sign_text": _sign_text,
     "the_obj_pl": _the_pl,
     "the_obj_sg": _the_sg,
     "the_person": _the_person,

@@ -1,6 +1,6 @@
 """The main job: shapes world -> base CLIP -> NegCLIP -> CoN-CLIP-style baseline -> one comparison.
 
-    accelerate launch -m training.quickstart                      # offline, about 14 minutes on 2 CPU cores
+    accelerate launch -m training.quickstart                      # offline, 9 to 13 minutes on 2 CPU cores
     accelerate launch -m training.quickstart --base_clip openai/clip-vit-base-patch32   # a real CLIP (online)
 
 Stages (each in its own folder under `--output_dir`; a finished stage is reused on a rerun unless
