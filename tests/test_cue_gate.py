@@ -42,10 +42,9 @@ def test_gate_passes_prompts_with_cues_and_keeps_the_rest_from_the_head(tiny_cli
     with torch.no_grad():
         out = model(**batch)
     assert read == [3]  # one head call, on the three prompts with cues
-    rows = model.negation_cue_rows(batch["input_ids"], batch["attention_mask"])
-    logits = out.token_logits
-    assert torch.equal(model.tag_tokens(logits, batch["input_ids"], batch["attention_mask"], rows),
-                       model.tag_tokens(logits, batch["input_ids"], batch["attention_mask"]))
+    ids, mask = batch["input_ids"], batch["attention_mask"]  # the gate's rows, passed in or recomputed: same tags
+    rows = model.negation_cue_rows(ids, mask)
+    assert torch.equal(model.tag_tokens(out.token_logits, ids, mask, rows), model.tag_tokens(out.token_logits, ids, mask))
     assert out.is_split.tolist() == [False] * 3 + [True] * 3
     assert (out.token_logits[:3].argmax(-1) == 0).all()
 
