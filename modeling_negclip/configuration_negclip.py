@@ -8,6 +8,7 @@ from transformers import CLIPConfig, PretrainedConfig
 
 NEGATION_LABELS = ("affirmed", "negation_cue", "negated")
 AFFIRMED_ID, NEGATION_CUE_ID, NEGATED_ID = 0, 1, 2
+IGNORE_INDEX = -100  # a token without a label (PyTorch's cross-entropy default): specials, unlabelled words
 NEGATION_HEAD_ENCODERS = ("lstm", "transformer")
 # What a checkpoint saved before each of these fields existed was trained with.
 LEGACY_HEAD_FIELDS = {"negation_head_source_layer": None, "negation_head_encoder": "transformer"}

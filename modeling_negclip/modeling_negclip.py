@@ -33,7 +33,14 @@ from transformers.modeling_outputs import BaseModelOutputWithPooling
 from transformers.models.clip.modeling_clip import image_text_contrastive_loss
 from transformers.utils import ModelOutput, logging
 
-from .configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NegCLIPConfig, check_negation_cue_gate
+from .configuration_negclip import (
+    AFFIRMED_ID,
+    IGNORE_INDEX,
+    NEGATED_ID,
+    NEGATION_CUE_ID,
+    NegCLIPConfig,
+    check_negation_cue_gate,
+)
 from .negation_cues import DEFAULT_NEGATION_CUE_WORDS, cue_rows, negation_cue_token_ids
 from .negation_head import NegCLIPNegationHead, NegCLIPTokenClassifier
 from .polarity_split import content_mask, eos_positions, split_by_tags, start_end_ids
@@ -49,7 +56,7 @@ _GATED_OUT_MARGIN = 1e4
 
 def token_classification_loss(token_logits: torch.Tensor, token_labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over labelled tokens; -100 marks tokens to ignore (specials, unlabelled words)."""
-    return nn.functional.cross_entropy(token_logits.flatten(0, 1).float(), token_labels.flatten(), ignore_index=-100)
+    return nn.functional.cross_entropy(token_logits.flatten(0, 1).float(), token_labels.flatten(), ignore_index=IGNORE_INDEX)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from datasets import Dataset, Features, Sequence, Value, concatenate_datasets
 
+from modeling_negclip.configuration_negclip import IGNORE_INDEX
 from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
 
 from .negation_captions import sample_negated_caption
@@ -26,7 +27,6 @@ from .shapes_world import affirmative_caption, caption_words, sample_scenes
 from .token_labels import tokenize_and_align
 
 WORD_COLUMNS = ("words", "labels")
-IGNORE_INDEX = -100
 CDSCO_SCOPE_MODES = ("after_cue", "ignore")
 
 

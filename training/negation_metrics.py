@@ -28,12 +28,11 @@ from typing import Sequence
 
 from sklearn.metrics import precision_recall_fscore_support
 
-from modeling_negclip.configuration_negclip import NEGATION_LABELS
+from modeling_negclip.configuration_negclip import IGNORE_INDEX, NEGATION_LABELS
 from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
 
 from .negation_vocab import NON_CONTENT_WORDS, word_core
 
-IGNORE_INDEX = -100
 LABEL_NAMES = NEGATION_LABELS
 _PUNCTUATION = re.compile(r"^[^\w]+$")
 

@@ -30,9 +30,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from modeling_negclip.configuration_negclip import IGNORE_INDEX
 from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
-
-IGNORE_INDEX = -100
 
 NEGBENCH_DIR = "negbench_voc2007"
 NEGBENCH_TEMPLATED = "VOC2007_mcq.csv"

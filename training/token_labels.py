@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Sequence
 
-IGNORE_INDEX = -100
+from modeling_negclip.configuration_negclip import IGNORE_INDEX
 
 
 def word_char_spans(words: Sequence[str]) -> list[tuple[int, int]]:
