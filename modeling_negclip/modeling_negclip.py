@@ -52,6 +52,11 @@ logger = logging.get_logger(__name__)
 _AFFIRMED_PRIOR = 4.0
 # Logit margin by which a prompt the cue gate keeps from the head is tagged affirmed: certain, but finite in fp16.
 _GATED_OUT_MARGIN = 1e4
+# The knee of the negated term before the fit: its extra slope, where it starts, and how soft the bend is (in
+# cosine). The slope starts above 0: clamped at 0, a weight that the first steps push down never comes back.
+_KNEE_WEIGHT_INIT = 1.0
+_KNEE_THRESHOLD_INIT = 0.45
+_KNEE_SOFTNESS = 0.03
 
 
 def token_classification_loss(token_logits: torch.Tensor, token_labels: torch.Tensor) -> torch.Tensor:
@@ -166,6 +171,8 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
             init.constant_(module.negated_weight, self.config.negated_weight_init)
             init.zeros_(module.null_positive_embeds)  # from_clip / from_pretrained set CLIP's empty prompt
             init.zeros_(module.negated_threshold)
+            init.constant_(module.negated_knee_weight, _KNEE_WEIGHT_INIT)
+            init.constant_(module.negated_knee_threshold, _KNEE_THRESHOLD_INIT)
         else:
             super()._init_weights(module)
 
@@ -188,10 +195,16 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
         if "null_positive_embeds" in info["missing_keys"]:  # saved before it existed: the empty prompt, as then
             model.reset_null_positive()
-        if "negated_threshold" in info["missing_keys"]:  # saved before it existed: 0, as then
-            with torch.no_grad():
-                model.negated_threshold.zero_()
-        info["missing_keys"] = set(info["missing_keys"]) - {"null_positive_embeds", "negated_threshold"}
+        # Saved before these existed: their values then (no threshold, no knee).
+        with torch.no_grad():
+            for name in ("negated_threshold", "negated_knee_weight"):
+                if name in info["missing_keys"]:
+                    getattr(model, name).zero_()
+            if "negated_knee_threshold" in info["missing_keys"]:
+                model.negated_knee_threshold.fill_(_KNEE_THRESHOLD_INIT)
+        info["missing_keys"] = set(info["missing_keys"]) - {
+            "null_positive_embeds", "negated_threshold", "negated_knee_weight", "negated_knee_threshold"
+        }
         if info["missing_keys"]:
             missing = sorted(info["missing_keys"])
             raise ValueError(
@@ -233,6 +246,10 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         self.negated_weight = nn.Parameter(torch.tensor(float(config.negated_weight_init)))
         # Similarity to the negated part above which it counts against the image (learned with w; 0 at first).
         self.negated_threshold = nn.Parameter(torch.tensor(0.0))
+        # Above the knee threshold `u` the negated part's similarity counts `v` more per unit:
+        # clear presence of a negated concept costs more than the linear term's reward for its absence pays.
+        self.negated_knee_weight = nn.Parameter(torch.tensor(_KNEE_WEIGHT_INIT))
+        self.negated_knee_threshold = nn.Parameter(torch.tensor(_KNEE_THRESHOLD_INIT))
         # The positive embedding of a prompt that negates everything it names ("no blue square"): CLIP's
         # embedding of the empty prompt at first (`reset_null_positive`), then learned with `w`.
         self.null_positive_embeds = nn.Parameter(torch.zeros(config.clip_config.projection_dim))
@@ -252,6 +269,22 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         model.clip.load_state_dict(clip.state_dict())
         model.reset_null_positive()
         return model.to(clip.dtype)
+
+    def polarity_parameters(self) -> list[nn.Parameter]:
+        """What the polarity fit learns (`train_polarity_weight`): w, t, the knee's v and u, the null positive."""
+        return [
+            self.negated_weight,
+            self.negated_threshold,
+            self.negated_knee_weight,
+            self.negated_knee_threshold,
+            self.null_positive_embeds,
+        ]
+
+    @torch.no_grad()
+    def reset_knee(self) -> None:
+        """Put the knee where a new model starts it (a checkpoint saved before the knee loads without one)."""
+        self.negated_knee_weight.fill_(_KNEE_WEIGHT_INIT)
+        self.negated_knee_threshold.fill_(_KNEE_THRESHOLD_INIT)
 
     @torch.no_grad()
     def reset_null_positive(self) -> None:
@@ -466,12 +499,16 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         logits = text_embeds @ image_embeds.t()  # (T, I), the same product CLIPModel computes
         rows = is_split.nonzero(as_tuple=True)[0]  # only split prompts pay for the negated product
         if len(rows):
-            # Evidence that the negated concept is present: its similarity above the threshold t.
-            negated = negated_text_embeds[rows] @ image_embeds.t() - self.negated_threshold  # (S, I)
-            logits = logits.index_put((rows,), logits[rows] - self.negated_weight.clamp(min=0) * negated)
-        elif any(p.requires_grad for p in (self.negated_weight, self.negated_threshold, self.null_positive_embeds)):
+            similarity = negated_text_embeds[rows] @ image_embeds.t()  # (S, I)
+            # Evidence that the negated concept is present: its similarity above the threshold t, and a soft
+            # hinge above the knee u (softplus with a width of _KNEE_SOFTNESS in cosine).
+            knee = _KNEE_SOFTNESS * nn.functional.softplus((similarity - self.negated_knee_threshold) / _KNEE_SOFTNESS)
+            penalty = self.negated_weight.clamp(min=0) * (similarity - self.negated_threshold)
+            penalty = penalty + self.negated_knee_weight.clamp(min=0) * knee
+            logits = logits.index_put((rows,), logits[rows] - penalty)
+        elif any(p.requires_grad for p in self.polarity_parameters()):
             # Keep the polarity parameters in the graph (zero gradient), as DDP and backward expect.
-            logits = logits + 0.0 * (self.negated_weight + self.negated_threshold + self.null_positive_embeds.sum())
+            logits = logits + 0.0 * sum(p.sum() for p in self.polarity_parameters())
         return logits * self.clip.logit_scale.exp()
 
     def forward(

@@ -41,7 +41,9 @@ def test_wrapping_keeps_clip_weights_and_freezes_them(tiny_clip):
     for name, value in tiny_clip.state_dict().items():
         assert torch.equal(model.clip.state_dict()[name], value), name
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
-    assert trainable == {"negation_head", "negated_weight", "negated_threshold", "null_positive_embeds"}
+    polarity = {name for name, p in model.named_parameters() if any(p is q for q in model.polarity_parameters())}
+    assert polarity == {"negated_weight", "negated_threshold", "negated_knee_weight", "negated_knee_threshold", "null_positive_embeds"}
+    assert trainable == {"negation_head"} | polarity
     assert NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2, freeze_clip=False).clip.logit_scale.requires_grad
 
 
@@ -369,3 +371,24 @@ def test_start_end_ids_read_legacy_configs_from_the_vocabulary():
 
     assert start_end_ids(49406, 49407, 49408) == (49406, 49407)
     assert start_end_ids(0, 2, 49408) == (49406, 49407)  # pre-#24773 config: eos_token_id 2, ids at the end
+
+
+def test_knee_adds_cost_only_where_the_negated_part_is_clearly_there(tiny_clip, tokenizer, pixels, monkeypatch):
+    """Split prompts pay v * softplus above the knee u (about v * (cos - u) well above it, about 0 well below)."""
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    batch = tokenizer(["a cat without hats", "a photo of a cat"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        model.negated_knee_weight.fill_(0.0)
+        text = model.get_text_polarity_features(**batch)
+        images = torch.nn.functional.normalize(model.get_image_features(pixels).pooler_output, dim=-1)
+        texts = torch.nn.functional.normalize(text.text_embeds, dim=-1)
+        negated = torch.nn.functional.normalize(text.negated_text_embeds, dim=-1)
+        before = model.compute_logits(images, texts, negated, text.is_split)
+        similarity = negated[0] @ images.t()  # (I,)
+        scale = model.clip.logit_scale.exp()
+        for knee, expected in ((similarity.min() - 1.0, 2.0 * (similarity - similarity.min() + 1.0)), (similarity.max() + 1.0, 0.0 * similarity)):
+            model.negated_knee_weight.fill_(2.0)
+            model.negated_knee_threshold.fill_(float(knee))
+            after = model.compute_logits(images, texts, negated, text.is_split)
+            torch.testing.assert_close(before[0] - after[0], scale * expected, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(after[1], before[1], rtol=0, atol=0)

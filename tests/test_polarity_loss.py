@@ -1,18 +1,23 @@
-"""The polarity fit's loss and the truth matrix it reads: true captions of other images are never negatives."""
+"""The polarity fit's losses and the batches they read: true captions of other images are never negatives, and
+every choice has exactly one true caption."""
 
 import pytest
 import torch
 
 from training.clip_tokenizer import load_clip_tokenizer
 from training.shapes_world import build_world_dataset
-from training.train_polarity_weight import truth_aware_loss
-from training.world_data import HardNegativeCollator, build_clip_processor
+from training.train_polarity_weight import choice_loss, truth_aware_loss
+from training.world_data import HardNegativeCollator, QuestionCollator, all_phrasings, build_clip_processor
+
+
+def world_rows(n, seed=3):
+    dataset = build_world_dataset(n, seed=seed, image_size=32)
+    return [{**row, "image": image} for row, image in zip(dataset.to_list(), dataset["image"])]
 
 
 def test_caption_truth_matches_each_scene():
     processor = build_clip_processor(load_clip_tokenizer(), 32)
-    dataset = build_world_dataset(12, seed=3, image_size=32)
-    rows = [{**row, "image": image} for row, image in zip(dataset.to_list(), dataset["image"])]
+    rows = world_rows(12)
     collator = HardNegativeCollator(processor, affirmative_prob=0.3, false_affirmative_prob=0.5, seed=0, with_truth=True)
     truth = collator(rows)["caption_truth"]
     assert truth.shape == (12, 24) and truth.dtype == torch.bool
@@ -38,3 +43,40 @@ def test_truth_aware_loss_rejects_bad_inputs():
         truth_aware_loss(torch.zeros(2, 4), torch.zeros(2, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="C >= n"):
         truth_aware_loss(torch.zeros(3, 2), torch.ones(3, 2, dtype=torch.bool))
+
+
+def test_question_batches_hold_three_choices_per_image_each_with_one_true_caption():
+    processor = build_clip_processor(load_clip_tokenizer(), 32)
+    batch = QuestionCollator(processor, seed=0)(world_rows(10))
+    truth, options, images, target = (batch[k] for k in ("caption_truth", "choice_options", "choice_image", "choice_target"))
+    assert batch["input_ids"].shape[0] == truth.shape[1] == options.shape[1] == 80  # 4 + 2 + 2 captions per image
+    assert images.tolist() == [i for i in range(10) for _ in range(3)]
+    assert options.sum(dim=1).tolist() == [4, 2, 2] * 10
+    true_options = truth[images] & options  # the scenes' truth, computed apart from the collator's own labels
+    assert (true_options.sum(dim=1) == 1).all() and torch.equal(true_options.float().argmax(dim=1), target)
+    assert truth[:, :10].diagonal().all()  # the questions' true captions come first: truth_aware_loss's layout
+    prompts = processor.tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
+    assert len({p.split()[0] for p in prompts}) >= 4  # templates from the whole world, not four phrasings
+    assert len(all_phrasings()) > 100
+
+
+def test_choice_loss_is_cross_entropy_over_each_choices_own_options():
+    logits = torch.tensor([[2.0, 0.0, 1.0, 9.0], [0.0, 3.0, 0.5, 0.0]], requires_grad=True)
+    options = torch.tensor([[True, False, True, False], [False, True, True, True]])
+    loss = choice_loss(logits, torch.tensor([0, 1]), options, torch.tensor([0, 1]))
+    expected = (torch.log1p(torch.exp(torch.tensor(-1.0))) + torch.log(1 + torch.exp(torch.tensor(-2.5)) + torch.exp(torch.tensor(-3.0)))) / 2
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert logits.grad[0, 3] == 0 and logits.grad[0, 1] == 0  # not among image 0's options
+    with pytest.raises(ValueError, match="among its options"):
+        choice_loss(logits, torch.tensor([0, 1]), options, torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match=r"need \(n, C\)"):
+        choice_loss(logits, torch.tensor([0]), options, torch.tensor([0, 1]))
+
+
+def test_text_to_image_only_drops_the_image_side():
+    truth = torch.tensor([[True, False, False], [False, True, True]])
+    logits = torch.tensor([[2.0, 0.0, 1.0], [0.0, 3.0, 0.0]])
+    text_to_image = torch.nn.functional.cross_entropy(logits[:, :2].t(), torch.arange(2))
+    torch.testing.assert_close(truth_aware_loss(logits, truth, image_to_text=False), text_to_image)
+    assert truth_aware_loss(logits + torch.tensor([[0, 0, 5.0], [0, 0, 0]]), truth, image_to_text=False) == text_to_image

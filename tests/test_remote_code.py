@@ -131,3 +131,19 @@ def test_checkpoint_without_null_positive_gets_the_empty_prompt(checkpoint, toke
     with torch.no_grad():
         empty = loaded.clip.get_text_features(**tokenizer([""], return_tensors="pt")).pooler_output[0]
     torch.testing.assert_close(loaded.null_positive_embeds, empty)
+
+
+def test_checkpoint_without_the_knee_scores_as_it_did(checkpoint, tmp_path):
+    """Saved before the knee existed: it loads with no knee (v = 0), so its linear term scores alone, as then."""
+    _, _, path = checkpoint
+    from safetensors.torch import load_file, save_file
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text((path / "config.json").read_text())
+    weights = load_file(path / "model.safetensors")
+    del weights["negated_knee_weight"], weights["negated_knee_threshold"]
+    save_file(weights, old / "model.safetensors", metadata={"format": "pt"})
+    loaded = NegCLIPModel.from_pretrained(old)
+    assert loaded.negated_knee_weight.item() == 0.0
+    torch.testing.assert_close(loaded.negated_weight, NegCLIPModel.from_pretrained(path).negated_weight)

@@ -70,8 +70,11 @@ def _relevant(record: dict, scenes: Sequence[Scene]) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 
-def build_mcq_items(scenes: Sequence[Scene], seed: int, types: Sequence[str] = MCQ_TYPES) -> list[dict]:
-    """One four-option question per scene, exactly one option true; the types cycle over `types`.
+def mcq_options(
+    scene: Scene, question_type: str, rng: random.Random, phrasings: Sequence[tuple[str, str, str]] = MCQ_PHRASINGS
+) -> list[tuple[str, dict]]:
+    """The four (option kind, caption record) of one NegBench-style question about `scene`, shuffled,
+    exactly one of them true, in one (affirmation, negation, hybrid) template triple of `phrasings`.
 
     With X a present object and N an absent one (a "hard" absent: when possible the colour of one
     present object with the shape of another, else sharing its shape or colour), as in NegBench:
@@ -82,6 +85,33 @@ def build_mcq_items(scenes: Sequence[Scene], seed: int, types: Sequence[str] = M
         swap            "a N but no X"  (the hybrid's words, roles swapped: false, N is absent)
         affirm_absent   "a N"           (false, N is absent)
         negate_present  "no X"          (false, X is present)
+    """
+    aff_t, neg_t, hyb_t = rng.choice(phrasings)
+    objects = list(scene.objects)
+    rng.shuffle(objects)
+    x, n = Mention.of(objects[0]), sample_hard_absent(scene, rng)
+    if question_type == AFFIRMATION:
+        correct = make_caption(aff_t, [Mention.of(o) for o in objects[:2]])
+    elif question_type == NEGATION:
+        correct = make_caption(neg_t, negated=[n])
+    elif question_type == HYBRID:
+        correct = make_caption(hyb_t, [x], [n])
+    else:
+        raise ValueError(f"Unknown MCQ type '{question_type}', expected one of {MCQ_TYPES}")
+    options = [
+        ("correct", correct),
+        ("swap", make_caption(hyb_t, [n], [x])),
+        ("affirm_absent", make_caption(aff_t, [n])),
+        ("negate_present", make_caption(neg_t, negated=[x])),
+    ]
+    rng.shuffle(options)
+    if sum(caption_is_true(record, scene) for _, record in options) != 1:
+        raise AssertionError(f"MCQ options {[r['prompt'] for _, r in options]} for {scene} are not one true, three false")
+    return options
+
+
+def build_mcq_items(scenes: Sequence[Scene], seed: int, types: Sequence[str] = MCQ_TYPES) -> list[dict]:
+    """One four-option question per scene (`mcq_options`), exactly one option true; the types cycle over `types`.
 
     Returns dicts: image_index, type, captions (4 prompts, shuffled), correct_index, option_kinds
     ("correct" or the wrong option's name, per caption) and records (the caption records).
@@ -90,34 +120,13 @@ def build_mcq_items(scenes: Sequence[Scene], seed: int, types: Sequence[str] = M
     items = []
     for image_index, scene in enumerate(scenes):
         question_type = types[image_index % len(types)]
-        aff_t, neg_t, hyb_t = rng.choice(MCQ_PHRASINGS)
-        objects = list(scene.objects)
-        rng.shuffle(objects)
-        x, n = Mention.of(objects[0]), sample_hard_absent(scene, rng)
-        if question_type == AFFIRMATION:
-            correct = make_caption(aff_t, [Mention.of(o) for o in objects[:2]])
-        elif question_type == NEGATION:
-            correct = make_caption(neg_t, negated=[n])
-        elif question_type == HYBRID:
-            correct = make_caption(hyb_t, [x], [n])
-        else:
-            raise ValueError(f"Unknown MCQ type '{question_type}', expected one of {MCQ_TYPES}")
-        options = [
-            ("correct", correct),
-            ("swap", make_caption(hyb_t, [n], [x])),
-            ("affirm_absent", make_caption(aff_t, [n])),
-            ("negate_present", make_caption(neg_t, negated=[x])),
-        ]
-        rng.shuffle(options)
-        truths = [caption_is_true(record, scene) for _, record in options]
-        if sum(truths) != 1:
-            raise AssertionError(f"MCQ for scene {image_index} has {sum(truths)} true options")
+        options = mcq_options(scene, question_type, rng)
         items.append(
             {
                 "image_index": image_index,
                 "type": question_type,
                 "captions": [record["prompt"] for _, record in options],
-                "correct_index": truths.index(True),
+                "correct_index": [kind for kind, _ in options].index("correct"),
                 "option_kinds": [kind for kind, _ in options],
                 "records": [record for _, record in options],
             }
@@ -212,18 +221,42 @@ def build_affirmative_retrieval_items(scenes: Sequence[Scene], seed: int, num_qu
 # ---------------------------------------------------------------------------------------------
 
 
-def build_presence_absence_items(scenes: Sequence[Scene], seed: int) -> list[dict]:
-    """Two-caption choices that isolate the two kinds of negation; one item of each kind per scene.
+def presence_absence_pairs(
+    scene: Scene, rng: random.Random, phrasings: Sequence[tuple[str, str, str]] = MCQ_PHRASINGS
+) -> list[tuple[str, list[dict]]]:
+    """Omni-NegCLIP's two kinds of negation for `scene`: [("presence", pair), ("absence", pair)].
 
-    For an image, Y is the object the negation is about and X a present object other than Y, the
-    affirmed context (none in one-object scenes); the pair is always
+    Y is the object the negation is about and X a present object other than Y, the affirmed context
+    (none in one-object scenes); a pair is always
         negated caption  "a X but no Y"   (one-object scenes: "no Y")
         contrast caption "a X and a Y"    (one-object scenes: "a Y")
-    in one phrasing of `MCQ_PHRASINGS`, so both captions use the same words apart from the negation.
-    presence item: Y is present, so the contrast is true and the negated caption false: correct = 1;
-    absence item:  Y is absent (a hard absent: the colour of one present object with the shape of
-                   another, or sharing a shape or a colour), so the negated caption is true and the
-                   contrast false: correct = 0.
+    in one template triple of `phrasings`, so both captions use the same words apart from the negation.
+    presence: Y is present, so the contrast is true and the negated caption false;
+    absence:  Y is absent (a hard absent: the colour of one present object with the shape of
+              another, or sharing a shape or a colour), so the negated caption is true and the
+              contrast false.
+    """
+    objects = list(scene.objects)
+    rng.shuffle(objects)
+    aff_t, neg_t, hyb_t = rng.choice(phrasings)
+    context = [Mention.of(objects[1])] if len(objects) > 1 else []
+    pairs = []
+    for kind, y in (("presence", Mention.of(objects[0])), ("absence", sample_hard_absent(scene, rng))):
+        if context:
+            pair = [make_caption(hyb_t, context, [y]), make_caption(aff_t, context + [y])]
+        else:
+            pair = [make_caption(neg_t, negated=[y]), make_caption(aff_t, [y])]
+        truths = [caption_is_true(record, scene) for record in pair]
+        if truths != [kind == "absence", kind == "presence"]:
+            raise AssertionError(f"{kind} pair {[r['prompt'] for r in pair]} for {scene} has truths {truths}")
+        pairs.append((kind, pair))
+    return pairs
+
+
+def build_presence_absence_items(scenes: Sequence[Scene], seed: int) -> list[dict]:
+    """Two-caption choices that isolate the two kinds of negation (`presence_absence_pairs`): one
+    item of each kind per scene, captions [negated, contrast]; presence items have correct = 1
+    (the contrast), absence items correct = 0 (the negated caption).
 
     Returns dicts: image_index, kind ("presence" | "absence"), captions ([negated, contrast]),
     correct_index, records.
@@ -231,24 +264,13 @@ def build_presence_absence_items(scenes: Sequence[Scene], seed: int) -> list[dic
     rng = _rng(seed, "presence-absence")
     items = []
     for image_index, scene in enumerate(scenes):
-        objects = list(scene.objects)
-        rng.shuffle(objects)
-        aff_t, neg_t, hyb_t = rng.choice(MCQ_PHRASINGS)
-        context = [Mention.of(objects[1])] if len(objects) > 1 else []
-        for kind, y in (("presence", Mention.of(objects[0])), ("absence", sample_hard_absent(scene, rng))):
-            if context:
-                pair = [make_caption(hyb_t, context, [y]), make_caption(aff_t, context + [y])]
-            else:
-                pair = [make_caption(neg_t, negated=[y]), make_caption(aff_t, [y])]
-            truths = [caption_is_true(record, scene) for record in pair]
-            if truths != [kind == "absence", kind == "presence"]:
-                raise AssertionError(f"{kind} item for scene {image_index} has truths {truths}")
+        for kind, pair in presence_absence_pairs(scene, rng):
             items.append(
                 {
                     "image_index": image_index,
                     "kind": kind,
                     "captions": [record["prompt"] for record in pair],
-                    "correct_index": truths.index(True),
+                    "correct_index": 0 if kind == "absence" else 1,
                     "records": pair,
                 }
             )
@@ -324,4 +346,6 @@ __all__ = [
     "build_object_presence_items",
     "build_presence_absence_items",
     "build_zero_shot_items",
+    "mcq_options",
+    "presence_absence_pairs",
 ]

@@ -158,9 +158,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if model_args.negation_cue_gate:
         model.set_negation_cue_words(processor.tokenizer)
-    model.negated_weight.requires_grad_(False)  # fitted later with images (train_polarity_weight)
-    model.null_positive_embeds.requires_grad_(False)
-    model.negated_threshold.requires_grad_(False)
+    for parameter in model.polarity_parameters():  # fitted later with images (train_polarity_weight)
+        parameter.requires_grad_(False)
 
     # 3. Data: training prompts from every source; held-out synthetic prompts for the eval loss.
     train_set, counts = build_head_training_set(

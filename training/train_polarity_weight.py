@@ -1,15 +1,21 @@
-"""Fit NegCLIP's polarity weight `w` and null positive (head and CLIP frozen) on images with hard negatives.
+"""Fit NegCLIP's polarity weight `w`, threshold `t` and null positive (head and CLIP frozen) on training images.
 
     accelerate launch -m training.train_polarity_weight --negclip_model outputs/quickstart/negation_head \\
         --world_dir outputs/quickstart/world --output_dir outputs/quickstart/negclip
 
-Each image comes with a true caption (affirmative or negated) and a hard negative: a negated caption
-that negates an object the image shows, or an affirmative one naming an absent look-alike. The loss
-(`truth_aware_loss`) is CLIP's two-way contrastive loss on NegCLIP's dual-polarity logits, except
-that a caption true for an image (known from the scenes) is never counted against it: "no blue
-square" holds for most images, and plain in-batch contrast would push those true pairs apart (it
-drove `w` toward 0 the longer it trained). Only `w`, the threshold `t` and the null positive (the
-positive embedding of prompts like "no blue square", which negate all they name) learn.
+Each image comes with three choices (`world_data.QuestionCollator`): a NegBench-style question, its
+true caption among three look-alikes ("no blue square" against "a blue square", "a blue square but
+no red circle", "no red circle"), and Omni-NegCLIP's presence and absence pairs. The loss is
+  - `choice_loss`: each choice picks its true caption among its own options, the decisions negation
+    is judged on; plus
+  - `truth_aware_loss`, text->image: each true caption picks its image among the batch's images it
+    is false for, never among those it also holds for ("no blue square" holds for most images). It
+    keeps the scores comparable across images, which retrieval ranks by.
+The image->text direction of the contrastive loss is left out: it pits an image's true caption
+against other images' negated captions, which the negated term rewards for naming absent things, so
+it held `w` small and `t` high, and false captions beat true ones in the questions (README, issue 4).
+Only `w`, `t`, the knee (`v`, `u`) and the null positive (the positive embedding of prompts like "no
+blue square", which negate all they name) learn.
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set
 from modeling_negclip import NegCLIPModel
 
 from .hub import NegCLIPCardTrainer
-from .world_data import HardNegativeCollator
+from .world_data import QuestionCollator
 
 
-def truth_aware_loss(logits_per_image: torch.Tensor, caption_truth: torch.Tensor) -> torch.Tensor:
+def truth_aware_loss(logits_per_image: torch.Tensor, caption_truth: torch.Tensor, image_to_text: bool = True) -> torch.Tensor:
     """CLIP's two-way contrastive loss on `n` images and their `n` true captions, with the batch's
     false captions as distractors and no caption that is true for an image counted against it.
 
@@ -36,6 +42,7 @@ def truth_aware_loss(logits_per_image: torch.Tensor, caption_truth: torch.Tensor
     image->text: image `i` picks its caption among it and the captions false for `i`; text->image:
     caption `i` picks its image among it and the images it is false for. A negated caption is true
     for most images ("no blue square"), so plain in-batch contrast would push true pairs apart.
+    `image_to_text=False` keeps the text->image direction only.
     """
     n, num_captions = logits_per_image.shape
     if caption_truth.shape != logits_per_image.shape or num_captions < n:
@@ -46,19 +53,48 @@ def truth_aware_loss(logits_per_image: torch.Tensor, caption_truth: torch.Tensor
     excluded = caption_truth.bool() & ~own  # true captions of other images: neither pushed up nor down
     logits = logits_per_image.masked_fill(excluded, float("-inf"))
     targets = torch.arange(n, device=logits.device)
-    image_to_text = torch.nn.functional.cross_entropy(logits, targets)
     text_to_image = torch.nn.functional.cross_entropy(logits[:, :n].t(), targets)
-    return (image_to_text + text_to_image) / 2
+    if not image_to_text:
+        return text_to_image
+    return (torch.nn.functional.cross_entropy(logits, targets) + text_to_image) / 2
+
+
+def choice_loss(
+    logits_per_image: torch.Tensor, choice_image: torch.Tensor, choice_options: torch.Tensor, choice_target: torch.Tensor
+) -> torch.Tensor:
+    """Mean cross-entropy of `G` choices: choice `g` scores the captions `choice_options[g]` against
+    image `choice_image[g]`, and its true caption is column `choice_target[g]`.
+
+    logits_per_image `(n, C)`; choice_image `(G,)`; choice_options `(G, C)` bool; choice_target `(G,)`.
+    """
+    num_choices, num_captions = choice_options.shape
+    if logits_per_image.shape[1] != num_captions or choice_image.shape != (num_choices,) or choice_target.shape != (num_choices,):
+        raise ValueError(
+            f"logits {tuple(logits_per_image.shape)}, choice_image {tuple(choice_image.shape)}, choice_options "
+            f"{tuple(choice_options.shape)}, choice_target {tuple(choice_target.shape)}: need (n, C), (G,), (G, C), (G,)"
+        )
+    rows = torch.arange(num_choices, device=choice_options.device)
+    if not choice_options[rows, choice_target].all():
+        raise ValueError("choice_target: every choice's true caption must be among its options")
+    logits = logits_per_image[choice_image].masked_fill(~choice_options, float("-inf"))
+    return torch.nn.functional.cross_entropy(logits, choice_target)
 
 
 class PolarityTrainer(NegCLIPCardTrainer):
-    """The stock Trainer with the truth-aware loss (the batch holds 2n captions for n images)."""
+    """The stock Trainer with `choice_loss` + text->image `truth_aware_loss` on `QuestionCollator` batches."""
+
+    def __init__(self, *args, choice_loss_weight: float = 3.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.choice_loss_weight = choice_loss_weight
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "return_loss"}
         caption_truth = inputs.pop("caption_truth")
+        choice = [inputs.pop(key) for key in ("choice_image", "choice_options", "choice_target")]
         outputs = model(**inputs)
-        loss = truth_aware_loss(outputs.logits_per_image, caption_truth)
+        loss = truth_aware_loss(outputs.logits_per_image, caption_truth, image_to_text=False)
+        if self.choice_loss_weight:
+            loss = loss + self.choice_loss_weight * choice_loss(outputs.logits_per_image, *choice)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -67,15 +103,13 @@ class PolarityArguments:
     negclip_model: str = field(metadata={"help": "NegCLIP checkpoint with a trained negation head."})
     world_dir: str = field(metadata={"help": "Folder holding the shapes-world `train` dataset (save_to_disk)."})
     num_images: int = field(default=4096, metadata={"help": "Training images to use (0 = all)."})
-    affirmative_prob: float = field(default=0.3, metadata={"help": "Share of affirmative true captions."})
-    false_affirmative_prob: float = field(
-        default=0.5, metadata={"help": "Share of hard negatives that are affirmative captions naming an absent look-alike."}
+    choice_loss_weight: float = field(
+        default=3.0, metadata={"help": "Weight of the per-image choice loss beside the contrastive one (0 = contrastive only)."}
     )
 
     def __post_init__(self):
-        for name in ("affirmative_prob", "false_affirmative_prob"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"--{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.choice_loss_weight < 0:
+            raise ValueError(f"--choice_loss_weight must be >= 0, got {self.choice_loss_weight}")
 
 
 @dataclass
@@ -97,29 +131,29 @@ def main(argv: list[str] | None = None) -> float:
     args, training_args = parser.parse_args_into_dataclasses(args=argv)
     set_seed(training_args.seed)
 
-    # 2. The model: everything frozen but the polarity weight, its threshold and the null positive.
+    # 2. The model: everything frozen but the polarity parameters (w, t, the knee, the null positive).
     model = NegCLIPModel.from_pretrained(args.negclip_model)
     model.requires_grad_(False)
-    model.negated_weight.requires_grad_(True)
-    model.null_positive_embeds.requires_grad_(True)
-    model.negated_threshold.requires_grad_(True)
+    if model.negated_knee_weight.item() == 0.0:  # saved before the knee: at 0 its clamp would keep it there
+        model.reset_knee()
+    for parameter in model.polarity_parameters():
+        parameter.requires_grad_(True)
     processor = AutoProcessor.from_pretrained(args.negclip_model, trust_remote_code=True)  # its config has auto_map
 
-    # 3. Images with a true caption and a hard negative each.
+    # 3. Images with their questions and presence / absence pairs.
     train_set = load_from_disk(f"{args.world_dir}/train")
     if args.num_images:
         train_set = train_set.select(range(min(args.num_images, len(train_set))))
-    collator = HardNegativeCollator(
-        processor,
-        args.affirmative_prob,
-        seed=training_args.seed,
-        false_affirmative_prob=args.false_affirmative_prob,
-        with_truth=True,
-    )
+    collator = QuestionCollator(processor, seed=training_args.seed)
 
     # 4. Fit w and save the full NegCLIP checkpoint.
     trainer = PolarityTrainer(
-        model=model, args=training_args, train_dataset=train_set, data_collator=collator, processing_class=processor
+        model=model,
+        args=training_args,
+        train_dataset=train_set,
+        data_collator=collator,
+        processing_class=processor,
+        choice_loss_weight=args.choice_loss_weight,
     )
     trainer.train()
     # With --push_to_hub, saving also uploads the checkpoint with the generated model card.

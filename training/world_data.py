@@ -18,11 +18,16 @@ and from `seed` and the DataLoader worker's own seed (new every epoch) in a work
   names an absent look-alike ("a blue square" under a blue circle), the distractor NegBench pairs
   with "no blue square". `input_ids` holds the `n` positives first, then the `n` hard negatives,
   row `i` and row `n + i` belonging to image `i`.
+- `QuestionCollator`: per image the decisions a negation benchmark asks, in every template of the
+  world: a NegBench four-option question and Omni-NegCLIP's presence and absence pairs
+  (`negation_benchmark_items.mcq_options` / `presence_absence_pairs`), what NegCLIP's polarity fit
+  learns from.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 from collections.abc import Sequence
 
@@ -32,7 +37,16 @@ from transformers import BatchFeature, CLIPProcessor, PreTrainedTokenizerBase
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from .caption_truth import caption_truth, mention_codes, object_codes
-from .negation_captions import AFFIRMATION, make_caption, sample_hard_absent, sample_negated_caption, templates_of
+from .negation_benchmark_items import MCQ_TYPES, mcq_options, presence_absence_pairs
+from .negation_captions import (
+    AFFIRMATION,
+    HYBRID,
+    NEGATION,
+    make_caption,
+    sample_hard_absent,
+    sample_negated_caption,
+    templates_of,
+)
 from .shapes_world import Mention, Scene, affirmative_mentions, caption_of_mentions
 
 CAPTION_MODES = ("fresh", "fixed")
@@ -269,10 +283,84 @@ class HardNegativeCollator(_SeededCollator):
         return out
 
 
+def all_phrasings() -> list[tuple[str, str, str]]:
+    """Every (affirmation, negation, hybrid) triple of the world's templates with one negated object."""
+    return list(itertools.product(templates_of(AFFIRMATION), templates_of(NEGATION, 1), templates_of(HYBRID, 1)))
+
+
+class QuestionCollator(_SeededCollator):
+    """Rows -> `pixel_values` `(n, 3, S, S)`, `input_ids` / `attention_mask` `(8n, T)`, and per image three
+    choices, each with exactly one true caption.
+
+    For image `i`: a NegBench question of a random type (affirmation, negation or hybrid; `mcq_options`:
+    the true caption and its swap, affirm-absent and negate-present look-alikes) and Omni-NegCLIP's
+    presence and absence pairs (`presence_absence_pairs`). Every choice draws its templates from all of
+    the world's templates (`all_phrasings`), not only the benchmark's four phrasings.
+
+    Rows `0..n-1` of `input_ids` are the questions' true captions (so `caption_truth` has the
+    `truth_aware_loss` layout), then the other captions. Extra keys:
+        caption_truth   `(n, 8n)` bool, caption `c` true for image `i`;
+        choice_image    `(3n,)` long, the image of each choice;
+        choice_options  `(3n, 8n)` bool, the captions each choice picks among;
+        choice_target   `(3n,)` long, the column of its true caption.
+    """
+
+    def __init__(self, processor: CLIPProcessor, seed: int = 0):
+        super().__init__(processor, seed)
+        self.phrasings = all_phrasings()
+
+    def choices(self, scenes: Sequence[Scene]) -> list[list[list[tuple[dict, bool]]]]:
+        """Per scene its three choices, each a list of (caption record, is it the true one)."""
+        rng = self.rng
+        out = []
+        for scene in scenes:
+            question = mcq_options(scene, rng.choice(MCQ_TYPES), rng, self.phrasings)
+            choices = [[(record, kind == "correct") for kind, record in question]]
+            for kind, (negated, contrast) in presence_absence_pairs(scene, rng, self.phrasings):
+                choices.append([(negated, kind == "absence"), (contrast, kind == "presence")])
+            out.append(choices)
+        return out
+
+    def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor | bool]:
+        scenes = [Scene.from_dicts(row["objects"]) for row in rows]
+        per_scene = self.choices(scenes)
+        true_captions = [record for choices in per_scene for record, true in choices[0] if true]
+        captions, groups = list(true_captions), []  # groups: (image, [(column, is true)])
+        for i, choices in enumerate(per_scene):
+            for choice in choices:
+                columns = []
+                for record, true in choice:
+                    if choice is choices[0] and true:
+                        columns.append((i, True))
+                    else:
+                        columns.append((len(captions), true))
+                        captions.append(record)
+                groups.append((i, columns))
+        facts = [CaptionFacts.from_record(record) for record in captions]
+        batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], [f.prompt for f in facts])
+        options = torch.zeros(len(groups), len(captions), dtype=torch.bool)
+        for g, (_, columns) in enumerate(groups):
+            options[g, [column for column, _ in columns]] = True
+        return {
+            "pixel_values": batch["pixel_values"],
+            "input_ids": batch["input_ids"],  # (8n, T): the n questions' true captions, then the rest
+            "attention_mask": batch["attention_mask"],
+            "return_loss": True,
+            "caption_truth": caption_truth(
+                mention_codes([f.affirmed for f in facts]), mention_codes([f.negated for f in facts]), object_codes(scenes)
+            ),
+            "choice_image": torch.tensor([i for i, _ in groups]),
+            "choice_options": options,
+            "choice_target": torch.tensor([next(c for c, true in columns if true) for _, columns in groups]),
+        }
+
+
 __all__ = [
     "CAPTION_MODES",
     "CaptionFacts",
     "HardNegativeCollator",
+    "QuestionCollator",
+    "all_phrasings",
     "WorldCaptionCollator",
     "build_clip_processor",
     "encode_images_and_texts",
