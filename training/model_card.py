@@ -54,6 +54,8 @@ def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_r
         model_index=model_index(results),
         negated_weight=model.negated_weight.item(),
         negated_threshold=model.negated_threshold.item(),
+        negated_knee_weight=model.negated_knee_weight.clamp(min=0).item(),
+        negated_knee_threshold=model.negated_knee_threshold.item(),
         repo_or_path=repo_id or str(Path(checkpoint_dir).resolve()),
         clip_parameters=sum(p.numel() for p in model.clip.parameters()),
         trainable_parameters=trainable,

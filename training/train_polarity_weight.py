@@ -83,16 +83,17 @@ def choice_loss(
 class PolarityTrainer(NegCLIPCardTrainer):
     """The stock Trainer with `choice_loss` + text->image `truth_aware_loss` on `QuestionCollator` batches."""
 
-    def __init__(self, *args, choice_loss_weight: float = 3.0, **kwargs):
+    def __init__(self, *args, choice_loss_weight: float = 3.0, contrastive_image_to_text: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.choice_loss_weight = choice_loss_weight
+        self.contrastive_image_to_text = contrastive_image_to_text
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "return_loss"}
         caption_truth = inputs.pop("caption_truth")
         choice = [inputs.pop(key) for key in ("choice_image", "choice_options", "choice_target")]
         outputs = model(**inputs)
-        loss = truth_aware_loss(outputs.logits_per_image, caption_truth, image_to_text=False)
+        loss = truth_aware_loss(outputs.logits_per_image, caption_truth, image_to_text=self.contrastive_image_to_text)
         if self.choice_loss_weight:
             loss = loss + self.choice_loss_weight * choice_loss(outputs.logits_per_image, *choice)
         return (loss, outputs) if return_outputs else loss
@@ -106,6 +107,11 @@ class PolarityArguments:
     choice_loss_weight: float = field(
         default=3.0, metadata={"help": "Weight of the per-image choice loss beside the contrastive one (0 = contrastive only)."}
     )
+
+    contrastive_image_to_text: bool = field(
+        default=False, metadata={"help": "Also the image->text direction of the contrastive loss (the fit before 2026-12-01)."}
+    )
+    knee: bool = field(default=True, metadata={"help": "Fit the knee (v, u); false keeps v = 0: the linear term alone."})
 
     def __post_init__(self):
         if self.choice_loss_weight < 0:
@@ -138,6 +144,11 @@ def main(argv: list[str] | None = None) -> float:
         model.reset_knee()
     for parameter in model.polarity_parameters():
         parameter.requires_grad_(True)
+    if not args.knee:
+        with torch.no_grad():
+            model.negated_knee_weight.zero_()
+        model.negated_knee_weight.requires_grad_(False)
+        model.negated_knee_threshold.requires_grad_(False)
     processor = AutoProcessor.from_pretrained(args.negclip_model, trust_remote_code=True)  # its config has auto_map
 
     # 3. Images with their questions and presence / absence pairs.
@@ -154,6 +165,7 @@ def main(argv: list[str] | None = None) -> float:
         data_collator=collator,
         processing_class=processor,
         choice_loss_weight=args.choice_loss_weight,
+        contrastive_image_to_text=args.contrastive_image_to_text,
     )
     trainer.train()
     # With --push_to_hub, saving also uploads the checkpoint with the generated model card.

@@ -1,0 +1,36 @@
+"""The world benchmark's command line: saved checkpoints in, the headline table and a JSON of results out."""
+
+import json
+
+import pytest
+
+from modeling_negclip import NegCLIPModel
+from training import evaluate_world
+from training.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset
+
+
+@pytest.fixture()
+def world_dir(tmp_path):
+    build_world_dataset(12, DEFAULT_EVAL_SEED, image_size=32).save_to_disk(str(tmp_path / "world" / "eval"))
+    return tmp_path / "world"
+
+
+def test_scores_saved_checkpoints_and_a_fresh_negclip_as_its_clip(tiny_clip_dir, world_dir, tmp_path, capsys):
+    negclip_dir = tmp_path / "negclip"
+    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(negclip_dir)
+    for name in ("tokenizer.json", "tokenizer_config.json", "processor_config.json"):
+        if (tiny_clip_dir / name).is_file():
+            (negclip_dir / name).write_bytes((tiny_clip_dir / name).read_bytes())
+    out = tmp_path / "world.json"
+    results = evaluate_world.main(["--models", str(negclip_dir), str(tiny_clip_dir), "--world_dir", str(world_dir), "--out", str(out)])
+    assert list(results) == [str(negclip_dir), str(tiny_clip_dir)]
+    assert results[str(negclip_dir)] == results[str(tiny_clip_dir)]  # a fresh head splits nothing: CLIP's scores
+    assert json.loads(out.read_text())[str(tiny_clip_dir)]["mcq"]["num_items"] == 12
+    assert "| MCQ negation |" in capsys.readouterr().out
+
+
+def test_refuses_missing_folders(tiny_clip_dir, world_dir, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        evaluate_world.main(["--models", str(tmp_path), "--world_dir", str(world_dir)])
+    with pytest.raises(FileNotFoundError, match="eval"):
+        evaluate_world.main(["--models", str(tiny_clip_dir), "--world_dir", str(tmp_path)])
