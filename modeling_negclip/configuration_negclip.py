@@ -59,10 +59,11 @@ class NegCLIPConfig(PretrainedConfig):
         negation_cue_token_ids (`list[int]`, *optional*):
             The tokenizer ids the gate looks for: the first BPE token of each of `negation_cue_words`.
         negated_weight_init (`float`, *optional*, defaults to 1.0):
-            Initial weight `w` of the negated similarity in `logit = scale * (cos(image, positive) - w *
-            (cos(image, negated) - t))`, `t` a learned threshold (0 at first). Learned; must be >= 0.
+            Initial weight `w` of the negated similarity `c` in `logit = scale * (cos(image, positive) - w * (c - t)
+            - v * knee(c - u))`, `t` a learned threshold (0 at first; `v`, `u`: the knee, see `NegCLIPModel`).
+            Learned; must be >= 0.
         freeze_clip (`bool`, *optional*, defaults to `True`):
-            Whether the wrapped CLIP's parameters are frozen, so training moves only the head and `w`.
+            Whether the wrapped CLIP's parameters are frozen, so training moves only the head and the polarity parameters.
         id2label (`dict[int, str]`, *optional*):
             The token labels; defaults to `{0: "affirmed", 1: "negation_cue", 2: "negated"}`, which is the only
             label set the split understands.

@@ -9,11 +9,12 @@
    from scratch by CLIP's own text encoder (one batched call per part); its full encoding stops at the head's
    source layer. The prompts that are not split continue through CLIP's remaining layers, so each prompt
    costs one text encoding plus, if split, its (shorter) parts.
-3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * (cos(image, negated) - t))`, with
-   a learned `w >= 0` and threshold `t` (a negated concept counts against an image by how far its
-   similarity rises above what an absent concept gets). A prompt with no negated token scores exactly as `CLIPModel` scores it. A prompt that
-   negates all it names ("no blue square") has an empty positive part; it takes a learned null positive
-   embedding, CLIP's empty-prompt embedding until fitted on images with `w`.
+3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * (c - t) - v * knee(c - u))` with
+   `c = cos(image, negated)`, learned `w, v >= 0` and thresholds `t`, `u`, and `knee` a softplus about
+   `max(0, x)`: a negated concept counts against an image by how far its similarity rises above what an
+   absent concept gets, and `v` more once it is clearly there. A prompt with no negated token scores exactly
+   as `CLIPModel` scores it. A prompt that negates all it names ("no blue square") has an empty positive part;
+   it takes a learned null positive embedding, CLIP's empty-prompt embedding until fitted on images with `w`.
 
 References: CLIP (Radford et al., 2021); NegBench (Alhamoud et al., CVPR 2025); CoN-CLIP (Singh et al., 2024).
 Imports only torch, transformers and sibling files, so checkpoints load with `trust_remote_code=True`.

@@ -1,4 +1,5 @@
-"""Fit NegCLIP's polarity weight `w`, threshold `t` and null positive (head and CLIP frozen) on training images.
+"""Fit NegCLIP's polarity parameters (`w`, `t`, the knee's `v` and `u`, the null positive) on training images,
+with the head and CLIP frozen.
 
     accelerate launch -m training.train_polarity_weight --negclip_model outputs/quickstart/negation_head \\
         --world_dir outputs/quickstart/world --output_dir outputs/quickstart/negclip
@@ -107,7 +108,6 @@ class PolarityArguments:
     choice_loss_weight: float = field(
         default=3.0, metadata={"help": "Weight of the per-image choice loss beside the contrastive one (0 = contrastive only)."}
     )
-
     contrastive_image_to_text: bool = field(
         default=False, metadata={"help": "Also the image->text direction of the contrastive loss (the fit before 2026-12-01)."}
     )

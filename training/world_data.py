@@ -216,17 +216,12 @@ class HardNegativeCollator(_SeededCollator):
     its objects ("no red circle" under a red circle), or, with probability `false_affirmative_prob`,
     a false affirmative naming an absent look-alike (`false_affirmative_caption`).
 
-    With `with_truth`, the batch also holds `caption_truth` `(n, 2n)` bool: whether caption `c` is
-    true for image `i`. A negated caption is true for most images ("no blue square"), so in-batch
-    contrast that treats other images' captions as false would be wrong for them.
-
     Args:
         processor (`CLIPProcessor`): tokenizer + image processor.
         affirmative_prob (`float`, *optional*, defaults to 0.5): share of affirmative positives.
         seed (`int`, *optional*, defaults to 0): seed of the captions.
         false_affirmative_prob (`float`, *optional*, defaults to 0.0): share of false affirmative
             hard negatives.
-        with_truth (`bool`, *optional*, defaults to `False`): add `caption_truth` to the batch.
     """
 
     def __init__(
@@ -235,7 +230,6 @@ class HardNegativeCollator(_SeededCollator):
         affirmative_prob: float = 0.5,
         seed: int = 0,
         false_affirmative_prob: float = 0.0,
-        with_truth: bool = False,
     ):
         for name, value in (("affirmative_prob", affirmative_prob), ("false_affirmative_prob", false_affirmative_prob)):
             if not 0.0 <= value <= 1.0:
@@ -243,7 +237,6 @@ class HardNegativeCollator(_SeededCollator):
         super().__init__(processor, seed)
         self.affirmative_prob = affirmative_prob
         self.false_affirmative_prob = false_affirmative_prob
-        self.with_truth = with_truth
 
     def caption_facts(self, scenes: Sequence[Scene]) -> tuple[list[CaptionFacts], list[CaptionFacts]]:
         """One positive and one hard negative per scene."""
@@ -270,17 +263,12 @@ class HardNegativeCollator(_SeededCollator):
         positives, negatives = self.caption_facts(scenes)
         captions = positives + negatives
         batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], [c.prompt for c in captions])
-        out = {
+        return {
             "pixel_values": batch["pixel_values"],
             "input_ids": batch["input_ids"],  # (2n, T): positives, then hard negatives
             "attention_mask": batch["attention_mask"],
             "return_loss": True,
         }
-        if self.with_truth:
-            affirmed = mention_codes([c.affirmed for c in captions])
-            negated = mention_codes([c.negated for c in captions])
-            out["caption_truth"] = caption_truth(affirmed, negated, object_codes(scenes))  # (n, 2n)
-        return out
 
 
 def all_phrasings() -> list[tuple[str, str, str]]:
