@@ -49,7 +49,8 @@ def build_step_functions(
 
     config = CONFIG_BUILDERS[config_name]()
     negclip = NegCLIPModel.from_clip(CLIPModel(config), **(head_overrides or {})).to(device).train()
-    negclip.negated_weight.requires_grad_(False)  # the head stage trains the head only
+    for parameter in negclip.polarity_parameters():  # the head stage trains the head only; these come after
+        parameter.requires_grad_(False)
     baseline = CLIPModel(config).to(device).train()
     baseline.load_state_dict(negclip.clip.state_dict())
     baseline.vision_model.requires_grad_(False)
@@ -81,7 +82,7 @@ def build_step_functions(
 
     return {"CoN-CLIP-style": baseline_step, "NegCLIP head": negclip_step}, {
         "CoN-CLIP-style": trainable(baseline),
-        "NegCLIP head": trainable(negclip) + 1,  # + the polarity weight, fitted in its own stage
+        "NegCLIP head": trainable(negclip) + sum(p.numel() for p in negclip.polarity_parameters()),  # all it learns
     }
 
 
