@@ -247,8 +247,8 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         self.negated_weight = nn.Parameter(torch.tensor(float(config.negated_weight_init)))
         # Similarity to the negated part above which it counts against the image (learned with w; 0 at first).
         self.negated_threshold = nn.Parameter(torch.tensor(0.0))
-        # Above the knee threshold `u` the negated part's similarity counts `v` more per unit:
-        # clear presence of a negated concept costs more than the linear term's reward for its absence pays.
+        # The knee: above `u` each unit of the negated part's similarity costs `v` more, so a clearly present
+        # negated concept is punished harder than the linear term alone would, while absence earns what it did.
         self.negated_knee_weight = nn.Parameter(torch.tensor(_KNEE_WEIGHT_INIT))
         self.negated_knee_threshold = nn.Parameter(torch.tensor(_KNEE_THRESHOLD_INIT))
         # The positive embedding of a prompt that negates everything it names ("no blue square"): CLIP's
