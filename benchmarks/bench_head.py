@@ -19,6 +19,7 @@ import torch
 from benchmarks.common import (
     add_common_arguments,
     build_models,
+    gate_tokenizer,
     head_arguments,
     head_config,
     judged_ms,
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> list[dict[str, Any]]:
-    clip, model = build_models(config_name, device, args.seed, head_config(args, tokenizer))
+    clip, model = build_models(config_name, device, args.seed, head_config(args), gate_tokenizer(args, tokenizer))
     width = args.width or prompt_width(tokenizer)
     head = model.negation_head
     rows = []

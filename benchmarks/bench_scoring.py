@@ -25,6 +25,7 @@ from benchmarks.common import (
     build_models,
     clock_note,
     comparison,
+    gate_tokenizer,
     head_config,
     make_prompts,
     markdown_table,
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> list[dict[str, Any]]:
-    clip, model = build_models(config_name, device, args.seed, head_config(args, tokenizer))
+    clip, model = build_models(config_name, device, args.seed, head_config(args), gate_tokenizer(args, tokenizer))
     tagger = ScriptedNegationTags(model)
     image_size = clip.config.vision_config.image_size
     width = prompt_width(tokenizer)

@@ -30,6 +30,7 @@ from benchmarks.common import (
     clock_note,
     comparison,
     environment,
+    gate_tokenizer,
     head_arguments,
     head_config,
     make_prompts,
@@ -84,7 +85,7 @@ def negclip_call(model, tagger, logits, input_ids, attention_mask, image_embeds)
 
 @torch.inference_mode()
 def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: torch.device) -> tuple[list, list]:
-    clip, model = build_models(config_name, device, args.seed, head_config(args, tokenizer))
+    clip, model = build_models(config_name, device, args.seed, head_config(args), gate_tokenizer(args, tokenizer))
     tagger = ScriptedNegationTags(model)
     width = prompt_width(tokenizer)
     generator = torch.Generator().manual_seed(args.seed)

@@ -40,15 +40,23 @@ def trainable(model) -> int:
 
 
 def build_step_functions(
-    config_name: str, batch: int, device: torch.device, tokenizer, seed: int = 0, head_overrides: dict | None = None
+    config_name: str,
+    batch: int,
+    device: torch.device,
+    tokenizer,
+    seed: int = 0,
+    head_overrides: dict | None = None,
+    cue_gate: bool = True,
 ):
     """One optimiser step of each method on the same random CLIP; returns (fns, parameter counts).
-    `head_overrides` sets `NegCLIPConfig` fields (`common.head_config`)."""
+    `head_overrides` sets `NegCLIPConfig` fields (`common.head_config`); `cue_gate` sets the gate with `tokenizer`."""
     torch.manual_seed(seed)
     from transformers import CLIPModel
 
     config = CONFIG_BUILDERS[config_name]()
     negclip = NegCLIPModel.from_clip(CLIPModel(config), **(head_overrides or {})).to(device).train()
+    if cue_gate:
+        negclip.set_negation_cue_words(tokenizer)
     for parameter in negclip.polarity_parameters():  # the head stage trains the head only; these come after
         parameter.requires_grad_(False)
     baseline = CLIPModel(config).to(device).train()
@@ -97,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     for config_name in args.configs:
         fns, parameters = build_step_functions(
-            config_name, args.batch_size, device, tokenizer, args.seed, head_config(args, tokenizer)
+            config_name, args.batch_size, device, tokenizer, args.seed, head_config(args), not args.no_cue_gate
         )
         timings = time_interleaved(fns, device, args.repeats, args.warmup, args.min_time, args.max_repeats,
                                    measure_memory=not args.no_memory)

@@ -48,7 +48,6 @@ from transformers import CLIPConfig, CLIPModel
 
 from modeling_negclip import NegCLIPModel
 from modeling_negclip.configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NEGATION_HEAD_ENCODERS
-from modeling_negclip.negation_cues import DEFAULT_NEGATION_CUE_WORDS, negation_cue_token_ids
 from training.clip_tokenizer import load_clip_tokenizer
 
 CONFIG_NAMES = ("tiny", "small", "b32")
@@ -92,13 +91,20 @@ CONFIG_BUILDERS: dict[str, Callable[[], CLIPConfig]] = {
 
 
 def build_models(
-    config_name: str, device: torch.device, seed: int = 0, head_overrides: dict[str, Any] | None = None
+    config_name: str,
+    device: torch.device,
+    seed: int = 0,
+    head_overrides: dict[str, Any] | None = None,
+    cue_gate_tokenizer=None,
 ) -> tuple[CLIPModel, NegCLIPModel]:
     """A seeded random CLIP wrapped by a fresh NegCLIP; returns (`model.clip`, `model`): one set of weights.
-    `head_overrides` sets `NegCLIPConfig` fields (`head_config(args, tokenizer)` builds them from the command line)."""
+    `head_overrides` sets `NegCLIPConfig` fields (`head_config(args)` builds them from the command line);
+    `cue_gate_tokenizer` (`gate_tokenizer(args, tokenizer)`) turns on the cue gate a trained checkpoint carries."""
     torch.manual_seed(seed)
     clip = CLIPModel(CONFIG_BUILDERS[config_name]()).eval()
     model = NegCLIPModel.from_clip(clip, **(head_overrides or {})).eval().to(device)
+    if cue_gate_tokenizer is not None:
+        model.set_negation_cue_words(cue_gate_tokenizer)
     return model.clip, model
 
 
@@ -427,13 +433,15 @@ def add_common_arguments(parser: argparse.ArgumentParser, default_configs: Seque
     parser.add_argument("--out", type=Path, default=None, help="write the results here as JSON")
 
 
-def head_config(args: argparse.Namespace, tokenizer) -> dict[str, Any]:
-    """The `NegCLIPConfig` fields the command line sets (`--head-source-layer`, `--head-encoder`, the cue gate
-    unless `--no-cue-gate`); the rest keep the config's defaults."""
+def gate_tokenizer(args: argparse.Namespace, tokenizer):
+    """The tokenizer to set the cue gate with (`NegCLIPModel.set_negation_cue_words`), or None for `--no-cue-gate`."""
+    return None if args.no_cue_gate else tokenizer
+
+
+def head_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The `NegCLIPConfig` fields the command line sets (`--head-source-layer`, `--head-encoder`); the rest keep
+    the config's defaults."""
     config = {}
-    if not args.no_cue_gate:
-        words = list(DEFAULT_NEGATION_CUE_WORDS)
-        config.update(negation_cue_words=words, negation_cue_token_ids=negation_cue_token_ids(tokenizer, words))
     if args.head_source_layer != "default":
         config["negation_head_source_layer"] = args.head_source_layer
     if args.head_encoder != "default":
