@@ -196,13 +196,11 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
         if "null_positive_embeds" in info["missing_keys"]:  # saved before it existed: the empty prompt, as then
             model.reset_null_positive()
-        # Saved before these existed: their values then (no threshold, no knee).
-        with torch.no_grad():
-            for name in ("negated_threshold", "negated_knee_weight"):
-                if name in info["missing_keys"]:
-                    getattr(model, name).zero_()
-            if "negated_knee_threshold" in info["missing_keys"]:
-                model.negated_knee_threshold.fill_(_KNEE_THRESHOLD_INIT)
+        # A missing threshold or knee threshold got its initial value (`_init_weights`): what a checkpoint saved
+        # before it existed scored with. Only the knee's weight starts above what such a checkpoint had: none.
+        if "negated_knee_weight" in info["missing_keys"]:
+            with torch.no_grad():
+                model.negated_knee_weight.zero_()
         info["missing_keys"] = set(info["missing_keys"]) - {
             "null_positive_embeds", "negated_threshold", "negated_knee_weight", "negated_knee_threshold"
         }

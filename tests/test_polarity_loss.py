@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from training.clip_tokenizer import load_clip_tokenizer
-from training.shapes_world import build_world_dataset
+from training.negation_benchmark_items import MCQ_PHRASINGS
+from training.shapes_world import Scene, build_world_dataset
 from training.train_polarity_weight import choice_loss, truth_aware_loss
 from training.world_data import QuestionCollator, all_phrasings, build_clip_processor
 
@@ -46,7 +47,11 @@ def test_question_batches_hold_three_choices_per_image_each_with_one_true_captio
     assert truth[:, :10].diagonal().all()  # the questions' true captions come first: truth_aware_loss's layout
     assert truth[:, :10].sum() > 10  # some captions ("no blue square") hold for other images too
     prompts = processor.tokenizer.batch_decode(batch["input_ids"], skip_special_tokens=True)
-    assert len({p.split()[0] for p in prompts}) >= 4  # templates from the whole world, not four phrasings
+    assert len({p.split()[0] for p in prompts}) >= 4
+    # Templates from the whole world, not only the benchmark's four phrasings.
+    choices = QuestionCollator(processor, seed=0).choices([Scene.from_dicts(row["objects"]) for row in world_rows(10)])
+    templates = {record["template"] for per_scene in choices for choice in per_scene for record, _ in choice}
+    assert templates - {name for phrasing in MCQ_PHRASINGS for name in phrasing}
     assert len(all_phrasings()) > 100
 
 

@@ -147,3 +147,17 @@ def test_checkpoint_without_the_knee_scores_as_it_did(checkpoint, tmp_path):
     loaded = NegCLIPModel.from_pretrained(old)
     assert loaded.negated_knee_weight.item() == 0.0
     torch.testing.assert_close(loaded.negated_weight, NegCLIPModel.from_pretrained(path).negated_weight)
+
+
+def test_checkpoint_without_the_threshold_loads_with_none(checkpoint, tmp_path):
+    """Saved before the threshold existed: t = 0 (its initial value), as it then scored."""
+    model, _, path = checkpoint
+    from safetensors.torch import load_file, save_file
+
+    with torch.no_grad():
+        model.negated_threshold.fill_(0.3)
+    model.save_pretrained(tmp_path / "fitted")
+    weights = load_file(tmp_path / "fitted" / "model.safetensors")
+    del weights["negated_threshold"]
+    save_file(weights, tmp_path / "fitted" / "model.safetensors", metadata={"format": "pt"})
+    assert NegCLIPModel.from_pretrained(tmp_path / "fitted").negated_threshold.item() == 0.0

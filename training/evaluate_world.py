@@ -16,7 +16,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from datasets import load_from_disk
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
@@ -43,8 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
         raise FileNotFoundError(f"'{eval_dir}' does not exist: --world_dir needs the held-out `eval` dataset")
     models = {path: AutoModel.from_pretrained(path, trust_remote_code=True).eval() for path in args.models}
     processor = AutoProcessor.from_pretrained(args.models[0], trust_remote_code=True)
-    with torch.no_grad():
-        results = evaluate_models(models, processor, load_from_disk(str(eval_dir)), args.seed, args.num_images)
+    results = evaluate_models(models, processor, load_from_disk(str(eval_dir)), args.seed, args.num_images)  # no_grad inside
     print(format_headline_table(results))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))

@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> float:
     # 2. The model: everything frozen but the polarity parameters (w, t, the knee, the null positive).
     model = NegCLIPModel.from_pretrained(args.negclip_model)
     model.requires_grad_(False)
-    if model.negated_knee_weight.item() == 0.0:  # saved before the knee: at 0 its clamp would keep it there
+    # A knee at 0 (a checkpoint saved before it): the first steps push it below 0, where its clamp gives it no
+    # gradient, so it starts where a new model's does.
+    if model.negated_knee_weight.item() == 0.0:
         model.reset_knee()
     for parameter in model.polarity_parameters():
         parameter.requires_grad_(True)

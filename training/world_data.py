@@ -312,23 +312,27 @@ class QuestionCollator(_SeededCollator):
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor | bool]:
         scenes = [Scene.from_dicts(row["objects"]) for row in rows]
         per_scene = self.choices(scenes)
-        true_captions = [record for choices in per_scene for record, true in choices[0] if true]
-        captions, groups = list(true_captions), []  # groups: (image, [(column, is true)])
+        # Column i: image i's question's true caption (the truth-aware loss's diagonal); then every other option.
+        captions = [next(record for record, true in choices[0] if true) for choices in per_scene]
+        choice_image, choice_columns, choice_target = [], [], []
         for i, choices in enumerate(per_scene):
-            for choice in choices:
+            for g, choice in enumerate(choices):
                 columns = []
                 for record, true in choice:
-                    if choice is choices[0] and true:
-                        columns.append((i, True))
+                    if g == 0 and true:
+                        columns.append(i)
                     else:
-                        columns.append((len(captions), true))
+                        columns.append(len(captions))
                         captions.append(record)
-                groups.append((i, columns))
+                    if true:
+                        choice_target.append(columns[-1])
+                choice_image.append(i)
+                choice_columns.append(columns)
         facts = [CaptionFacts.from_record(record) for record in captions]
         batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], [f.prompt for f in facts])
-        options = torch.zeros(len(groups), len(captions), dtype=torch.bool)
-        for g, (_, columns) in enumerate(groups):
-            options[g, [column for column, _ in columns]] = True
+        options = torch.zeros(len(choice_columns), len(captions), dtype=torch.bool)
+        for g, columns in enumerate(choice_columns):
+            options[g, columns] = True
         return {
             "pixel_values": batch["pixel_values"],
             "input_ids": batch["input_ids"],  # (8n, T): the n questions' true captions, then the rest
@@ -337,9 +341,9 @@ class QuestionCollator(_SeededCollator):
             "caption_truth": caption_truth(
                 mention_codes([f.affirmed for f in facts]), mention_codes([f.negated for f in facts]), object_codes(scenes)
             ),
-            "choice_image": torch.tensor([i for i, _ in groups]),
+            "choice_image": torch.tensor(choice_image),
             "choice_options": options,
-            "choice_target": torch.tensor([next(c for c, true in columns if true) for _, columns in groups]),
+            "choice_target": torch.tensor(choice_target),
         }
 
 
