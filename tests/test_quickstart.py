@@ -44,3 +44,11 @@ def test_any_image_size_in_range_with_a_given_base():
         args=["--image_size", "40", "--base_clip", "some/clip"]
     )
     assert args.image_size == 40
+
+
+def test_missing_negbench_photos_stop_the_job_before_any_stage(tmp_path):
+    from training.quickstart import main
+
+    with pytest.raises(FileNotFoundError, match="not a folder"):
+        main(["--output_dir", str(tmp_path / "out"), "--negbench_images", str(tmp_path / "no_voc")])
+    assert not (tmp_path / "out").exists()

@@ -2,15 +2,17 @@
 
     accelerate launch -m training.quickstart                      # offline, 9 to 13 minutes on 2 CPU cores
     accelerate launch -m training.quickstart --base_clip openai/clip-vit-base-patch32   # a real CLIP (online)
+    accelerate launch -m training.quickstart ... --negbench_images /data/VOCdevkit   # + NegBench on real photos
 
 Stages (each in its own folder under `--output_dir`; a finished stage is reused on a rerun unless
 `--force`):
 1. `world/`: held-out scenes for the benchmark and training scenes for the polarity weight;
 2. `base_clip/`: a small CLIP trained from scratch on affirmative captions (skipped with --base_clip);
 3. `negation_head/`: the negation head on the frozen base (synthetic + NegBench + world captions);
-4. `negclip/`: the polarity weight fitted with hard negatives -> the NegCLIP checkpoint + model card;
+4. `negclip/`: the polarity parameters fitted on world images -> the NegCLIP checkpoint + model card;
 5. `conclip/`: the related-work baseline, the base's text encoder fine-tuned with negated hard negatives;
-6. `results.json`, `results.md`, `comparison.png`, `examples.png`: plain CLIP vs NegCLIP vs CoN-CLIP.
+6. `results.json`, `results.md`, `comparison.png`, `examples.png`: plain CLIP vs NegCLIP vs CoN-CLIP (with
+   `--negbench_images`, each model's `negbench_voc2007` accuracies on real photos beside the world's).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from modeling_negclip import NegCLIPConfig, NegCLIPModel
 from modeling_negclip.configuration_negclip import NEGATION_HEAD_ENCODERS
 
 from .model_card import write_model_card
+from .negbench_mcq import evaluate_negbench_models, format_negbench_table, read_negbench_questions
 from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
 from .train_base_clip import ModelArguments as BaseModelArguments
 from .world_benchmark import collect_examples, evaluate_models
@@ -69,6 +72,13 @@ class QuickstartArguments:
         metadata={
             "help": "CPU threads of torch. Default: every core when the job runs as one process without a GPU "
             "(`accelerate launch` pins a lone CPU process to OMP_NUM_THREADS=1, which halves the speed on 2 cores)."
+        },
+    )
+    negbench_images: str | None = field(
+        default=None,
+        metadata={
+            "help": "PASCAL VOC 2007 images (VOCdevkit): also score NegBench's VOC 2007 questions (the part the head "
+            "never trains on) on these real photos; the questions are read, and every image looked for, first."
         },
     )
     force: bool = field(default=False, metadata={"help": "Rerun stages that already finished."})
@@ -116,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     # 1. Arguments.
     (args,) = HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     print(f"[quickstart] torch threads: {set_cpu_threads(args.num_threads)}", flush=True)
+    negbench_questions = read_negbench_questions(args.negbench_images) if args.negbench_images else None
     out = Path(args.output_dir)
     common = ["--seed", str(args.seed), "--report_to", "none", "--disable_tqdm", "false"]
     stages = {}
@@ -178,6 +189,10 @@ def main(argv: list[str] | None = None) -> dict:
     with torch.no_grad():
         results = evaluate_models(models, processor, eval_set, seed=args.seed)
         examples = collect_examples(models, processor, eval_set, seed=args.seed)
+        if negbench_questions:
+            negbench = evaluate_negbench_models(models, processor, negbench_questions)
+            for name in models:
+                results[name]["negbench_voc2007"] = negbench[name]
     extra = {"arguments": asdict(args), "stages": stages, "trainable_parameters": {
         "NegCLIP": sum(p.numel() for n, p in models["NegCLIP"].named_parameters() if not n.startswith("clip.")),
         "CoN-CLIP-style": sum(p.numel() for p in models["CoN-CLIP-style"].text_model.parameters())
@@ -186,6 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
     write_report(results, out, extra=extra, examples=examples)
     write_model_card(negclip_dir, results, base_model=base, head_results=stages["negation_head"].get("evaluation"))
     print(format_headline_table(results))
+    if negbench_questions:
+        print(format_negbench_table(negbench))
     print(f"[quickstart] NegCLIP checkpoint: {negclip_dir}  report: {out / 'results.md'}")
     return results
 
