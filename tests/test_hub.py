@@ -118,6 +118,22 @@ def test_model_card_snippet_runs(tiny_clip_dir, tmp_path, monkeypatch):
     exec(compile(snippet, "README.md", "exec"), {})
 
 
+def test_model_card_says_what_the_polarity_fit_saw_and_shows_negbench_on_photos(tiny_clip_dir, tmp_path):
+    from modeling_negclip import NegCLIPModel
+
+    checkpoint = tmp_path / "ckpt"
+    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(checkpoint)
+    world = write_model_card(str(checkpoint), {"NegCLIP": {"mcq": {"negation": 0.5}}}, base_model="tiny-clip").read_text()
+    assert "on shapes-world images" in world and "NegBench VOC 2007 questions on real photos" not in world
+    negbench = {"affirmation": 0.75, "negation": 0.5, "hybrid": 0.25, "overall": 0.5, "num_items": 8, "num_items_by_type": {}}
+    results = {"NegCLIP": {"mcq": {"negation": 0.5}, "negbench_voc2007": negbench}, "CLIP": {"negbench_voc2007": negbench}}
+    card = write_model_card(str(checkpoint), results, base_model="tiny-clip", polarity_fit="negbench").read_text()
+    assert "on the photos of NegBench VOC 2007's train part" in card and "on shapes-world images" not in card
+    assert "| negation | 0.500 | 0.500 |" in card
+    with pytest.raises(ValueError, match="polarity_fit"):
+        write_model_card(str(checkpoint), results, base_model="tiny-clip", polarity_fit="photos")
+
+
 def test_polarity_script_push_uploads_negclip_checkpoint_and_card(tiny_clip_dir, tmp_path, hub_calls, monkeypatch):
     from modeling_negclip import NegCLIPModel
     from training import train_polarity_weight

@@ -135,3 +135,49 @@ def test_models_share_the_questions(fake_voc, tiny_clip, tiny_clip_dir):
     processor = AutoProcessor.from_pretrained(tiny_clip_dir)
     results = evaluate_negbench_models({"CLIP": tiny_clip, "NegCLIP": NegCLIPModel.from_clip(tiny_clip)}, processor, questions)
     assert results["CLIP"] == results["NegCLIP"] and results["CLIP"]["num_items"] == 8
+
+
+def test_choice_collator_gives_each_photo_its_own_four_captions(fake_voc, tiny_clip_dir):
+    from transformers import AutoProcessor
+
+    from training.negbench_mcq import NegBenchChoiceCollator
+
+    images_root, data_dir = fake_voc
+    questions = read_negbench_questions(images_root, "all", data_dir=data_dir)[:3]
+    processor = AutoProcessor.from_pretrained(tiny_clip_dir)
+    batch = NegBenchChoiceCollator(processor)(questions)
+    assert batch["pixel_values"].shape == (3, 3, 32, 32) and batch["input_ids"].shape[0] == 12
+    assert batch["choice_image"].tolist() == [0, 1, 2]
+    assert batch["choice_options"].tolist() == [[k // 4 == i for k in range(12)] for i in range(3)]
+    for i, question in enumerate(questions):
+        row = batch["input_ids"][batch["choice_target"][i]]
+        ids = processor.tokenizer(question["captions"][question["correct_index"]])["input_ids"]
+        assert row[: len(ids)].tolist() == ids
+
+
+def test_polarity_fit_on_photos_moves_only_the_polarity_parameters(fake_voc, tiny_clip_dir, tokenizer, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from tests.conftest import rule_tagger
+    from training import train_polarity_weight
+
+    images_root, data_dir = fake_voc
+    monkeypatch.setenv("NEGCLIP_DATA_DIR", str(data_dir))
+    rule = rule_tagger(tokenizer)  # "no" / "not" / "without" and the word after: every negated caption splits
+    monkeypatch.setattr(NegCLIPModel, "tag_tokens", lambda self, *args, **kwargs: rule(*args, **kwargs))
+    head = tmp_path / "head"
+    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(head)
+    for name in os.listdir(tiny_clip_dir):
+        if "token" in name or "processor" in name:
+            shutil.copy(tiny_clip_dir / name, head / name)
+    args = ["--negclip_model", str(head), "--output_dir", str(tmp_path / "negclip"), "--num_images", "0",
+            "--per_device_train_batch_size", "4", "--max_steps", "3", "--use_cpu", "--report_to", "none"]
+    with pytest.raises(ValueError, match="exactly one"):
+        train_polarity_weight.main(args)
+    with pytest.raises(ValueError, match="choice_loss_weight"):
+        train_polarity_weight.main([*args, "--negbench_images", str(images_root), "--choice_loss_weight", "0"])
+    train_polarity_weight.main([*args, "--negbench_images", str(images_root)])
+    fitted, before = NegCLIPModel.from_pretrained(tmp_path / "negclip"), NegCLIPModel.from_pretrained(head)
+    moved = {name for name, value in before.state_dict().items() if not torch.equal(value, fitted.state_dict()[name])}
+    assert moved and moved <= {name for name, p in fitted.named_parameters() if any(p is q for q in fitted.polarity_parameters())}

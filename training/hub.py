@@ -11,7 +11,7 @@ class NegCLIPCardTrainer(Trainer):
     """`Trainer` whose `create_model_card` (called by `push_to_hub`) writes NegCLIP's card.
 
     Set `card_context` (keyword arguments of `write_model_card`: `base_model`, `results`,
-    `head_results`) before pushing.
+    `head_results`, `polarity_fit`) before pushing.
     """
 
     card_context: dict = {}

@@ -11,6 +11,7 @@ from pathlib import Path
 from modeling_negclip import NegCLIPModel
 
 from .evaluate_negation_head import format_head_table
+from .negbench_mcq import format_negbench_table
 from .world_report import format_headline_table
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "negclip_template.md"
@@ -33,6 +34,25 @@ def model_index(results: dict, model_name: str = "NegCLIP") -> str:
     return "\n".join(lines) if lines else "  []"
 
 
+# What the card says the polarity parameters were fitted on (`train_polarity_weight`'s two sources).
+POLARITY_FITS = {
+    "world": "on shapes-world images, each image picks its true caption in a NegBench-style question and in "
+    "presence and absence pairs, plus a text-to-image contrastive loss in which a caption that is true for an "
+    "image (truth known from the scene) is never counted against it.",
+    "negbench": "on the photos of NegBench VOC 2007's train part, each picking its true caption among its "
+    "question's four (the choice loss alone: no contrast across photos, whose truth is not known).",
+}
+
+
+def negbench_section(results: dict) -> str:
+    """The NegBench-on-photos table of the run, when it was measured (`quickstart --negbench_images`)."""
+    scored = {name: result["negbench_voc2007"] for name, result in results.items() if "negbench_voc2007" in result}
+    if not scored:
+        return ""
+    return ("\nNegBench VOC 2007 questions on real photos (its evaluation part, which the head never trains on), "
+            "same run:\n\n" + format_negbench_table(scored) + "\n")
+
+
 def cue_gate_line(words: list[str] | None) -> str:
     """What the card says about the cue gate (`NegCLIPConfig.negation_cue_words`)."""
     if words is None:
@@ -43,8 +63,11 @@ def cue_gate_line(words: list[str] | None) -> str:
 
 
 def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_results: dict | None = None,
-                     repo_id: str | None = None) -> Path:
-    """Render the template into `checkpoint_dir/README.md` (what `push_to_hub` uploads)."""
+                     repo_id: str | None = None, polarity_fit: str = "world") -> Path:
+    """Render the template into `checkpoint_dir/README.md` (what `push_to_hub` uploads). `polarity_fit`: what the
+    polarity parameters were fitted on, a key of `POLARITY_FITS`."""
+    if polarity_fit not in POLARITY_FITS:
+        raise ValueError(f"polarity_fit must be one of {sorted(POLARITY_FITS)}, got {polarity_fit!r}")
     model = NegCLIPModel.from_pretrained(checkpoint_dir)
     trainable = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("clip."))
     card = TEMPLATE.read_text().format(
@@ -64,7 +87,9 @@ def write_model_card(checkpoint_dir: str, results: dict, base_model: str, head_r
         head_layers=model.config.negation_head_layers,
         head_hidden_size=model.config.negation_head_hidden_size,
         cue_gate=cue_gate_line(model.config.negation_cue_words),
+        polarity_fit=POLARITY_FITS[polarity_fit],
         results_table=format_headline_table(results) if results else "(not measured in this run)",
+        negbench_section=negbench_section(results),
         head_table=format_head_table(head_results) if head_results else "(not measured in this run)",
     )
     path = Path(checkpoint_dir) / "README.md"

@@ -17,10 +17,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 from PIL import Image
+from transformers import BatchFeature, CLIPProcessor
 
 from .negation_real_data import read_negbench_voc2007
 from .world_benchmark import TIE, TextImageScorer, choice_predictions
+from .world_data import encode_images_and_texts
 
 # NegBench's name of a question's type (its true caption's template) -> the world benchmark's name.
 NEGBENCH_QUESTION_TYPES = {"positive": "affirmation", "negative": "negation", "hybrid": "hybrid"}
@@ -83,6 +86,30 @@ def read_negbench_questions(
 def _load_rgb(path: Path) -> Image.Image:
     with Image.open(path) as image:
         return image.convert("RGB")
+
+
+class NegBenchChoiceCollator:
+    """Questions -> `pixel_values` `(n, 3, S, S)`, `input_ids` / `attention_mask` `(4n, T)` (question `i`'s captions
+    in rows `4i..4i+3`) and one choice per image, the `choice_*` keys of `train_polarity_weight.choice_loss`:
+    choice_image `(n,)`, choice_options `(n, 4n)` (its own four captions), choice_target `(n,)`.
+
+    No `caption_truth`: whether a caption holds for another photo is not known, so there is no contrast
+    across images, only the questions themselves."""
+
+    def __init__(self, processor: CLIPProcessor):
+        self.processor = processor
+
+    def __call__(self, questions: Sequence[dict]) -> BatchFeature:
+        n = len(questions)
+        batch = encode_images_and_texts(
+            self.processor,
+            images=[_load_rgb(q["image_file"]) for q in questions],
+            texts=[caption for q in questions for caption in q["captions"]],
+        )
+        batch["choice_image"] = torch.arange(n)
+        batch["choice_options"] = torch.arange(4 * n)[None, :] // 4 == torch.arange(n)[:, None]
+        batch["choice_target"] = torch.tensor([4 * i + q["correct_index"] for i, q in enumerate(questions)])
+        return batch
 
 
 def evaluate_negbench(scorer, questions: Sequence[dict], image_chunk_size: int = 256) -> dict:

@@ -9,7 +9,8 @@ Stages (each in its own folder under `--output_dir`; a finished stage is reused 
 1. `world/`: held-out scenes for the benchmark and training scenes for the polarity weight;
 2. `base_clip/`: a small CLIP trained from scratch on affirmative captions (skipped with --base_clip);
 3. `negation_head/`: the negation head on the frozen base (synthetic + NegBench + world captions);
-4. `negclip/`: the polarity parameters fitted on world images -> the NegCLIP checkpoint + model card;
+4. `negclip/`: the polarity parameters fitted on world images (or, with `--negbench_images`, on NegBench's
+   VOC 2007 questions of its train part) -> the NegCLIP checkpoint + model card;
 5. `conclip/`: the related-work baseline, the base's text encoder fine-tuned with negated hard negatives;
 6. `results.json`, `results.md`, `comparison.png`, `examples.png`: plain CLIP vs NegCLIP vs CoN-CLIP (with
    `--negbench_images`, each model's `negbench_voc2007` accuracies on real photos beside the world's).
@@ -77,8 +78,9 @@ class QuickstartArguments:
     negbench_images: str | None = field(
         default=None,
         metadata={
-            "help": "PASCAL VOC 2007 images (VOCdevkit): also score NegBench's VOC 2007 questions (the part the head "
-            "never trains on) on these real photos; the questions are read, and every image looked for, first."
+            "help": "PASCAL VOC 2007 images (VOCdevkit): fit the polarity parameters on NegBench's VOC 2007 questions "
+            "of its train part instead of world images, and score every model on its eval part (the head never trains "
+            "on it) beside the world benchmark. The questions are read, and every image looked for, first."
         },
     )
     force: bool = field(default=False, metadata={"help": "Rerun stages that already finished."})
@@ -126,7 +128,10 @@ def main(argv: list[str] | None = None) -> dict:
     # 1. Arguments.
     (args,) = HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     print(f"[quickstart] torch threads: {set_cpu_threads(args.num_threads)}", flush=True)
-    negbench_questions = read_negbench_questions(args.negbench_images) if args.negbench_images else None
+    negbench_questions = None
+    if args.negbench_images:  # every photo of both parts looked for now, not after the training stages
+        read_negbench_questions(args.negbench_images, "train")
+        negbench_questions = read_negbench_questions(args.negbench_images, "eval")
     out = Path(args.output_dir)
     common = ["--seed", str(args.seed), "--report_to", "none", "--disable_tqdm", "false"]
     stages = {}
@@ -163,8 +168,10 @@ def main(argv: list[str] | None = None) -> dict:
     from . import train_polarity_weight
 
     negclip_dir = str(out / "negclip")
+    # Real photos, when given, instead of world images: NegBench's questions of the part it does not score.
+    polarity_data = ["--negbench_images", args.negbench_images] if args.negbench_images else ["--world_dir", str(out / "world")]
     stages["negclip"] = run_stage("polarity weight", out / "negclip", args.force, lambda: {"negated_weight": train_polarity_weight.main([
-        "--negclip_model", head_dir, "--world_dir", str(out / "world"), "--output_dir", negclip_dir,
+        "--negclip_model", head_dir, *polarity_data, "--output_dir", negclip_dir,
         "--num_images", str(args.num_polarity_images), *common,
     ])})
 
@@ -199,7 +206,8 @@ def main(argv: list[str] | None = None) -> dict:
         + models["CoN-CLIP-style"].text_projection.weight.numel(),
     }}
     write_report(results, out, extra=extra, examples=examples)
-    write_model_card(negclip_dir, results, base_model=base, head_results=stages["negation_head"].get("evaluation"))
+    write_model_card(negclip_dir, results, base_model=base, head_results=stages["negation_head"].get("evaluation"),
+                     polarity_fit="negbench" if args.negbench_images else "world")
     print(format_headline_table(results))
     if negbench_questions:
         print(format_negbench_table(negbench))

@@ -3,6 +3,10 @@ with the head and CLIP frozen.
 
     accelerate launch -m training.train_polarity_weight --negclip_model outputs/quickstart/negation_head \\
         --world_dir outputs/quickstart/world --output_dir outputs/quickstart/negclip
+    accelerate launch -m training.train_polarity_weight --negclip_model DIR --negbench_images /data/VOCdevkit ...
+
+With `--negbench_images` (real photos instead of the world) the fit learns from NegBench's VOC 2007 questions
+of the part the benchmark does not score (`negbench_mcq.NegBenchChoiceCollator`): the choice loss alone.
 
 Each image comes with three choices (`world_data.QuestionCollator`): a NegBench-style question, its
 true caption among three look-alikes ("no blue square" against "a blue square", "a blue square but
@@ -31,6 +35,7 @@ from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set
 from modeling_negclip import NegCLIPModel
 
 from .hub import NegCLIPCardTrainer
+from .negbench_mcq import NegBenchChoiceCollator, read_negbench_questions
 from .world_data import QuestionCollator
 
 
@@ -82,7 +87,8 @@ def choice_loss(
 
 
 class PolarityTrainer(NegCLIPCardTrainer):
-    """The stock Trainer with `choice_loss` + text->image `truth_aware_loss` on `QuestionCollator` batches."""
+    """The stock Trainer with `choice_loss` + text->image `truth_aware_loss` on `QuestionCollator` batches, or the
+    choice loss alone on `NegBenchChoiceCollator` batches (photos: no `caption_truth`)."""
 
     def __init__(self, *args, choice_loss_weight: float = 3.0, contrastive_image_to_text: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,10 +97,12 @@ class PolarityTrainer(NegCLIPCardTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "return_loss"}
-        caption_truth = inputs.pop("caption_truth")
+        caption_truth = inputs.pop("caption_truth", None)  # None: photos, whose truth across images is unknown
         choice = [inputs.pop(key) for key in ("choice_image", "choice_options", "choice_target")]
         outputs = model(**inputs)
-        loss = truth_aware_loss(outputs.logits_per_image, caption_truth, image_to_text=self.contrastive_image_to_text)
+        loss = 0.0
+        if caption_truth is not None:
+            loss = truth_aware_loss(outputs.logits_per_image, caption_truth, image_to_text=self.contrastive_image_to_text)
         if self.choice_loss_weight:
             loss = loss + self.choice_loss_weight * choice_loss(outputs.logits_per_image, *choice)
         return (loss, outputs) if return_outputs else loss
@@ -103,8 +111,12 @@ class PolarityTrainer(NegCLIPCardTrainer):
 @dataclass
 class PolarityArguments:
     negclip_model: str = field(metadata={"help": "NegCLIP checkpoint with a trained negation head."})
-    world_dir: str = field(metadata={"help": "Folder holding the shapes-world `train` dataset (save_to_disk)."})
-    num_images: int = field(default=4096, metadata={"help": "Training images to use (0 = all)."})
+    world_dir: str | None = field(default=None, metadata={"help": "Folder holding the shapes-world `train` dataset (save_to_disk)."})
+    negbench_images: str | None = field(
+        default=None,
+        metadata={"help": "Instead of --world_dir: PASCAL VOC 2007 images (VOCdevkit), fit on NegBench's train-part questions."},
+    )
+    num_images: int = field(default=4096, metadata={"help": "Training images (or NegBench questions) to use (0 = all)."})
     choice_loss_weight: float = field(
         default=3.0, metadata={"help": "Weight of the per-image choice loss beside the contrastive one (0 = contrastive only)."}
     )
@@ -116,6 +128,13 @@ class PolarityArguments:
     def __post_init__(self):
         if self.choice_loss_weight < 0:
             raise ValueError(f"--choice_loss_weight must be >= 0, got {self.choice_loss_weight}")
+        if (self.world_dir is None) == (self.negbench_images is None):
+            raise ValueError("Give exactly one of --world_dir (shapes world) and --negbench_images (real photos)")
+        if self.negbench_images is not None and (self.choice_loss_weight == 0 or self.contrastive_image_to_text):
+            raise ValueError(
+                "--negbench_images fits on NegBench's questions alone (no contrast across photos): it needs "
+                "--choice_loss_weight > 0 and --contrastive_image_to_text false"
+            )
 
 
 @dataclass
@@ -153,11 +172,15 @@ def main(argv: list[str] | None = None) -> float:
         model.negated_knee_threshold.requires_grad_(False)
     processor = AutoProcessor.from_pretrained(args.negclip_model, trust_remote_code=True)  # its config has auto_map
 
-    # 3. Images with their questions and presence / absence pairs.
-    train_set = load_from_disk(f"{args.world_dir}/train")
-    if args.num_images:
-        train_set = train_set.select(range(min(args.num_images, len(train_set))))
-    collator = QuestionCollator(processor, seed=training_args.seed)
+    # 3. Images with their questions: world scenes (with presence / absence pairs) or NegBench's photos.
+    if args.negbench_images is not None:
+        train_set = read_negbench_questions(args.negbench_images, "train", num_questions=args.num_images or None)
+        collator = NegBenchChoiceCollator(processor)
+    else:
+        train_set = load_from_disk(f"{args.world_dir}/train")
+        if args.num_images:
+            train_set = train_set.select(range(min(args.num_images, len(train_set))))
+        collator = QuestionCollator(processor, seed=training_args.seed)
 
     # 4. Fit w and save the full NegCLIP checkpoint.
     trainer = PolarityTrainer(
@@ -171,7 +194,7 @@ def main(argv: list[str] | None = None) -> float:
     )
     trainer.train()
     # With --push_to_hub, saving also uploads the checkpoint with the generated model card.
-    trainer.card_context = {"base_model": args.negclip_model}
+    trainer.card_context = {"base_model": args.negclip_model, "polarity_fit": "negbench" if args.negbench_images else "world"}
     trainer.save_model(training_args.output_dir)
     return model.negated_weight.item()
 
