@@ -396,14 +396,15 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         Prompts the cue gate keeps from the head (`negation_cue_rows`) get certain "affirmed" scores, uncomputed,
         unless `read_all_prompts` (what training the head does: learning that a cue-less prompt is all affirmed
         made it better on prompts with cues, as the project README measures)."""
+        attention_mask = self._check_text_inputs(input_ids, attention_mask)
         token_logits, states, _ = self._token_logits_and_read_rows(input_ids, attention_mask, position_ids, read_all_prompts)
         return token_logits, states
 
     def _token_logits_and_read_rows(
         self, input_ids, attention_mask, position_ids, read_all_prompts
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """`get_token_logits` plus the `negation_cue_rows` it computed, so that the gate runs once per forward."""
-        attention_mask = self._check_text_inputs(input_ids, attention_mask)
+        """`get_token_logits` plus the `negation_cue_rows` it computed, so that the gate runs once per forward. The
+        inputs are checked already (`_check_text_inputs`)."""
         text_model = self.clip.text_model
         token_embeddings = text_model.embeddings.token_embedding(input_ids)  # (B, T, H)
         states = text_model.embeddings(input_ids=input_ids, position_ids=position_ids, inputs_embeds=token_embeddings)
