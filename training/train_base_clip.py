@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
-from transformers import CLIPConfig, CLIPModel, CLIPProcessor, HfArgumentParser, Trainer, TrainingArguments, set_seed
+from transformers import CLIPConfig, CLIPModel, CLIPProcessor, HfArgumentParser, Trainer, set_seed
 
 from .caption_truth import affirmative_truth
 from .clip_tokenizer import CLIP_MAX_LENGTH, load_clip_tokenizer
@@ -51,6 +51,7 @@ from .shapes_world import (
     scenes_from_dataset,
     with_article,
 )
+from .training_arguments import CpuFallbackTrainingArguments
 from .world_data import CAPTION_MODES, WorldCaptionCollator, build_clip_processor, encode_images_and_texts
 
 logger = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ class DataArguments(WorldDataArguments):
 
 
 @dataclass
-class ClipTrainingArguments(TrainingArguments):
+class ClipTrainingArguments(CpuFallbackTrainingArguments):
     """`TrainingArguments` with defaults for contrastive training on a CPU, checked for this script."""
 
     output_dir: str | None = field(default="outputs/base_clip", metadata={"help": "Where the checkpoint goes."})
@@ -205,8 +206,6 @@ class ClipTrainingArguments(TrainingArguments):
             raise ValueError("remove_unused_columns must be False: the collator needs the raw dataset columns")
         if self.per_device_train_batch_size < 2:
             raise ValueError("A contrastive batch needs per_device_train_batch_size >= 2")
-        if not self.use_cpu and not torch.cuda.is_available():
-            self.use_cpu = True  # before super(): it sets the device up (gloo when distributed on CPU)
         super().__post_init__()
 
 

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set_seed
+from transformers import AutoProcessor, HfArgumentParser, set_seed
 
 from modeling_negclip import NegCLIPConfig, NegCLIPModel
 
@@ -36,6 +36,7 @@ from .negation_head_data import (
     build_head_training_set,
     synthetic_rows,
 )
+from .training_arguments import CpuFallbackTrainingArguments
 
 
 @dataclass
@@ -114,7 +115,7 @@ class HeadDataArguments:
 
 
 @dataclass
-class HeadTrainingArguments(TrainingArguments):
+class HeadTrainingArguments(CpuFallbackTrainingArguments):
     """TrainingArguments with defaults that train the head in minutes on a CPU."""
 
     learning_rate: float = field(default=2e-3, metadata={"help": "Peak learning rate."})

@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 
 import torch
 from datasets import load_from_disk
-from transformers import AutoProcessor, HfArgumentParser, TrainingArguments, set_seed
+from transformers import AutoProcessor, HfArgumentParser, set_seed
 
 from modeling_negclip import NegCLIPModel
 
 from .hub import NegCLIPCardTrainer
 from .negbench_mcq import NegBenchChoiceCollator, read_negbench_questions
+from .training_arguments import CpuFallbackTrainingArguments
 from .world_data import QuestionCollator
 
 
@@ -138,7 +139,7 @@ class PolarityArguments:
 
 
 @dataclass
-class PolarityTrainingArguments(TrainingArguments):
+class PolarityTrainingArguments(CpuFallbackTrainingArguments):
     learning_rate: float = field(default=0.05, metadata={"help": "Learning rate of the single weight."})
     num_train_epochs: float = field(default=2.0, metadata={"help": "Epochs over the images (the fit settles in about 2)."})
     per_device_train_batch_size: int = field(default=64, metadata={"help": "Images per device per step."})
