@@ -169,11 +169,16 @@ def main(argv: list[str] | None = None) -> dict:
 
     negclip_dir = str(out / "negclip")
     # Real photos, when given, instead of world images: NegBench's questions of the part it does not score.
+    polarity_fit = "negbench" if args.negbench_images else "world"
     polarity_data = ["--negbench_images", args.negbench_images] if args.negbench_images else ["--world_dir", str(out / "world")]
     stages["negclip"] = run_stage("polarity weight", out / "negclip", args.force, lambda: {"negated_weight": train_polarity_weight.main([
         "--negclip_model", head_dir, *polarity_data, "--output_dir", negclip_dir,
         "--num_images", str(args.num_polarity_images), *common,
-    ])})
+    ]), "polarity_fit": polarity_fit})
+    fitted_on = stages["negclip"].get("polarity_fit", "world")  # a reused stage keeps what it was fitted on
+    if fitted_on != polarity_fit:
+        print(f"[quickstart] the reused polarity stage was fitted on {fitted_on!r} data, not {polarity_fit!r}: "
+              "rerun with --force to refit", flush=True)
 
     # 6. The related-work baseline: fine-tune the base's text encoder with negated hard negatives.
     from . import train_conclip_baseline
@@ -207,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
     }}
     write_report(results, out, extra=extra, examples=examples)
     write_model_card(negclip_dir, results, base_model=base, head_results=stages["negation_head"].get("evaluation"),
-                     polarity_fit="negbench" if args.negbench_images else "world")
+                     polarity_fit=fitted_on)
     print(format_headline_table(results))
     if negbench_questions:
         print(format_negbench_table(negbench))
