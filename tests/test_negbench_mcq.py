@@ -96,6 +96,8 @@ def test_accuracy_per_type_is_the_strict_argmax(fake_voc):
         assert results[question_type] == pytest.approx(sum(own) / len(own))
         assert results["num_items_by_type"][question_type] == len(own)
     assert results["overall"] == pytest.approx(sum(hits) / len(hits)) and results["num_items"] == 8
+    with pytest.raises(ValueError, match="at least one question"):
+        score_questions(LongestCaptionScorer(), [])
 
 
 def test_command_line_scores_a_fresh_negclip_as_its_clip(fake_voc, tiny_clip_dir, tmp_path, capsys):

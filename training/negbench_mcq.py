@@ -117,6 +117,8 @@ def evaluate_negbench(scorer, questions: Sequence[dict], image_chunk_size: int =
 
     Images are opened and encoded `image_chunk_size` at a time, so memory stays bounded.
     """
+    if not questions:
+        raise ValueError("evaluate_negbench needs at least one question")
     predictions = []
     for start in range(0, len(questions), image_chunk_size):
         chunk = questions[start : start + image_chunk_size]
