@@ -1,5 +1,9 @@
 """Shared fixtures: the real CLIP tokenizer (built offline), a tiny seeded CLIP, and a rule tagger."""
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 from transformers import CLIPConfig, CLIPModel
@@ -29,6 +33,18 @@ def tiny_clip():
 @pytest.fixture()
 def pixels():
     return torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+def save_fresh_negclip(clip_dir, path):
+    """A NegCLIP wrapped fresh around the saved CLIP at `clip_dir` (its head tags everything affirmed), saved to
+    `path` with that CLIP's tokenizer and processor files: a checkpoint the scripts and AutoModel load."""
+    from modeling_negclip import NegCLIPModel
+
+    NegCLIPModel.from_clip(str(clip_dir), negation_head_heads=2).save_pretrained(path)
+    for name in os.listdir(clip_dir):
+        if "token" in name or "processor" in name:
+            shutil.copy(Path(clip_dir) / name, Path(path) / name)
+    return Path(path)
 
 
 def rule_tagger(tokenizer):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from modeling_negclip import NegCLIPModel
+from tests.conftest import save_fresh_negclip
 from training import evaluate_world
 from training.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset
 
@@ -17,10 +17,7 @@ def world_dir(tmp_path):
 
 def test_scores_saved_checkpoints_and_a_fresh_negclip_as_its_clip(tiny_clip_dir, world_dir, tmp_path, capsys):
     negclip_dir = tmp_path / "negclip"
-    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(negclip_dir)
-    for name in ("tokenizer.json", "tokenizer_config.json", "processor_config.json"):
-        if (tiny_clip_dir / name).is_file():
-            (negclip_dir / name).write_bytes((tiny_clip_dir / name).read_bytes())
+    save_fresh_negclip(tiny_clip_dir, negclip_dir)
     out = tmp_path / "world.json"
     results = evaluate_world.main(["--models", str(negclip_dir), str(tiny_clip_dir), "--world_dir", str(world_dir), "--out", str(out)])
     assert list(results) == [str(negclip_dir), str(tiny_clip_dir)]

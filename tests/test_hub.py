@@ -13,6 +13,7 @@ import pytest
 from huggingface_hub import HfApi
 
 from modeling_negclip import DEFAULT_NEGATION_CUE_WORDS, NegCLIPConfig
+from tests.conftest import save_fresh_negclip
 from training import train_negation_head
 from training.model_card import write_model_card
 
@@ -79,13 +80,8 @@ def _lay_out_hub_cache(checkpoint, hf_home, repo_id, commit="0123456789abcdef012
 
 
 def test_load_by_repo_id_from_local_hub_cache_offline(tiny_clip_dir, tmp_path):
-    from modeling_negclip import NegCLIPModel
-
     checkpoint = tmp_path / "ckpt"
-    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(checkpoint)
-    for name in os.listdir(tiny_clip_dir):
-        if "token" in name or "processor" in name:
-            shutil.copy(tiny_clip_dir / name, checkpoint / name)
+    save_fresh_negclip(tiny_clip_dir, checkpoint)
     _lay_out_hub_cache(checkpoint, tmp_path / "hf", REPO_ID)
     script = (
         "import sys; from transformers import AutoModel, AutoProcessor\n"
@@ -101,13 +97,8 @@ def test_load_by_repo_id_from_local_hub_cache_offline(tiny_clip_dir, tmp_path):
 
 
 def test_model_card_snippet_runs(tiny_clip_dir, tmp_path, monkeypatch):
-    from modeling_negclip import NegCLIPModel
-
     checkpoint = tmp_path / "ckpt"
-    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(checkpoint)
-    for name in os.listdir(tiny_clip_dir):
-        if "token" in name or "processor" in name:
-            shutil.copy(tiny_clip_dir / name, checkpoint / name)
+    save_fresh_negclip(tiny_clip_dir, checkpoint)
     results = {"NegCLIP": {"mcq": {"negation": 0.5}, "presence": {"accuracy": 0.25}}}
     card = write_model_card(str(checkpoint), results, base_model="tiny-clip").read_text()
     assert "value: 0.5000" in card and "name: presence accuracy" in card
@@ -119,10 +110,7 @@ def test_model_card_snippet_runs(tiny_clip_dir, tmp_path, monkeypatch):
 
 
 def test_model_card_says_what_the_polarity_fit_saw_and_shows_negbench_on_photos(tiny_clip_dir, tmp_path):
-    from modeling_negclip import NegCLIPModel
-
-    checkpoint = tmp_path / "ckpt"
-    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(checkpoint)
+    checkpoint = save_fresh_negclip(tiny_clip_dir, tmp_path / "ckpt")
     world = write_model_card(str(checkpoint), {"NegCLIP": {"mcq": {"negation": 0.5}}}, base_model="tiny-clip").read_text()
     assert "on shapes-world images" in world and "NegBench VOC 2007 questions on real photos" not in world
     negbench = {"affirmation": 0.75, "negation": 0.5, "hybrid": 0.25, "overall": 0.5, "num_items": 8, "num_items_by_type": {}}
@@ -135,16 +123,12 @@ def test_model_card_says_what_the_polarity_fit_saw_and_shows_negbench_on_photos(
 
 
 def test_polarity_script_push_uploads_negclip_checkpoint_and_card(tiny_clip_dir, tmp_path, hub_calls, monkeypatch):
-    from modeling_negclip import NegCLIPModel
     from training import train_polarity_weight
     from training.shapes_world import build_world_dataset
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     head = tmp_path / "head"
-    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(head)
-    for name in os.listdir(tiny_clip_dir):
-        if "token" in name or "processor" in name:
-            shutil.copy(tiny_clip_dir / name, head / name)
+    save_fresh_negclip(tiny_clip_dir, head)
     build_world_dataset(8, 100, 32).save_to_disk(str(tmp_path / "world" / "train"))
     train_polarity_weight.main([
         "--negclip_model", str(head), "--world_dir", str(tmp_path / "world"), "--output_dir", str(tmp_path / "negclip"),

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from modeling_negclip import NegCLIPModel
+from tests.conftest import save_fresh_negclip
 from training import evaluate_negbench
 from training.negation_real_data import negbench_split_of
 from training.negbench_mcq import evaluate_negbench as score_questions
@@ -103,10 +104,7 @@ def test_accuracy_per_type_is_the_strict_argmax(fake_voc):
 def test_command_line_scores_a_fresh_negclip_as_its_clip(fake_voc, tiny_clip_dir, tmp_path, capsys):
     images_root, data_dir = fake_voc
     negclip_dir = tmp_path / "negclip"
-    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(negclip_dir)
-    for name in ("tokenizer.json", "tokenizer_config.json", "processor_config.json"):
-        if (tiny_clip_dir / name).is_file():
-            (negclip_dir / name).write_bytes((tiny_clip_dir / name).read_bytes())
+    save_fresh_negclip(tiny_clip_dir, negclip_dir)
     out = tmp_path / "negbench.json"
     results = evaluate_negbench.main(["--models", str(negclip_dir), str(tiny_clip_dir), "--images_root", str(images_root),
                                       "--data_dir", str(data_dir), "--split", "all", "--out", str(out)])
@@ -158,9 +156,6 @@ def test_choice_collator_gives_each_photo_its_own_four_captions(fake_voc, tiny_c
 
 
 def test_polarity_fit_on_photos_moves_only_the_polarity_parameters(fake_voc, tiny_clip_dir, tokenizer, tmp_path, monkeypatch):
-    import os
-    import shutil
-
     from tests.conftest import rule_tagger
     from training import train_polarity_weight
 
@@ -169,10 +164,7 @@ def test_polarity_fit_on_photos_moves_only_the_polarity_parameters(fake_voc, tin
     rule = rule_tagger(tokenizer)  # "no" / "not" / "without" and the word after: every negated caption splits
     monkeypatch.setattr(NegCLIPModel, "tag_tokens", lambda self, *args, **kwargs: rule(*args, **kwargs))
     head = tmp_path / "head"
-    NegCLIPModel.from_clip(str(tiny_clip_dir), negation_head_heads=2).save_pretrained(head)
-    for name in os.listdir(tiny_clip_dir):
-        if "token" in name or "processor" in name:
-            shutil.copy(tiny_clip_dir / name, head / name)
+    save_fresh_negclip(tiny_clip_dir, head)
     args = ["--negclip_model", str(head), "--output_dir", str(tmp_path / "negclip"), "--num_images", "0",
             "--per_device_train_batch_size", "4", "--max_steps", "3", "--use_cpu", "--report_to", "none"]
     with pytest.raises(ValueError, match="exactly one"):

@@ -24,6 +24,7 @@ from transformers import BatchFeature, CLIPProcessor
 from .negation_real_data import read_negbench_voc2007
 from .world_benchmark import TIE, TextImageScorer, choice_predictions
 from .world_data import encode_images_and_texts
+from .world_report import format_table
 
 # NegBench's name of a question's type (its true caption's template) -> the world benchmark's name.
 NEGBENCH_QUESTION_TYPES = {"positive": "affirmation", "negative": "negation", "hybrid": "hybrid"}
@@ -146,10 +147,5 @@ def evaluate_negbench_models(models: dict, processor, questions: Sequence[dict])
 
 
 def format_negbench_table(results: dict[str, dict]) -> str:
-    """Markdown table: one column per model, one row per question type."""
-    names = list(results)
-    lines = ["| NegBench VOC2007 MCQ | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key in (*NEGBENCH_QUESTION_TYPES.values(), "overall"):
-        cells = ["-" if results[n][key] is None else f"{results[n][key]:.3f}" for n in names]
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """Markdown table: one column per model, one row per question type and overall."""
+    return format_table(results, [*NEGBENCH_QUESTION_TYPES.values(), "overall"], title="NegBench VOC2007 MCQ")

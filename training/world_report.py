@@ -53,15 +53,18 @@ def _cell(value) -> str:
 
 
 def format_table(
-    results: Mapping[str, Mapping], metrics: Sequence[str] | None = None, labels: Mapping[str, str] | None = None
+    results: Mapping[str, Mapping],
+    metrics: Sequence[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    title: str = "metric",
 ) -> str:
     """Markdown table: one row per metric (dotted key; every metric of the first model by default),
-    one column per model. `labels` renames rows."""
+    one column per model. `labels` renames rows; `title` heads the row-name column."""
     flat = {name: flatten_metrics(result) for name, result in results.items()}
     if metrics is None:
         metrics = list(next(iter(flat.values()), {}))
     labels = labels or {}
-    lines = ["| metric | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
+    lines = [f"| {title} | " + " | ".join(results) + " |", "|---|" + "---:|" * len(results)]
     for metric in metrics:
         cells = [_cell(flat[name].get(metric)) for name in results]
         lines.append(f"| {labels.get(metric, metric)} | " + " | ".join(cells) + " |")
