@@ -10,9 +10,10 @@
    source layer. The prompts that are not split continue through CLIP's remaining layers, so each prompt
    costs one text encoding plus, if split, its (shorter) parts.
 3. Dual-polarity similarity: `logit = scale * (cos(image, positive) - w * (c - t) - v * knee(c - u))` with
-   `c = cos(image, negated)`, learned `w, v >= 0` and thresholds `t`, `u`, and `knee` a softplus about
-   `max(0, x)`: a negated concept counts against an image by how far its similarity rises above what an
-   absent concept gets, and `v` more once it is clearly there. A prompt with no negated token scores exactly
+   `c = cos(image, n + A n)`, `n` the negated part's embedding and `A` a learned square matrix (the negated-concept
+   adapter, 0 at first: CLIP's caption embedding is not the best query for "is it there?"), learned `w, v >= 0`
+   and thresholds `t`, `u`, and `knee` a softplus about `max(0, x)`: a negated concept counts against an image
+   by how far its similarity rises above what an absent concept gets, and `v` more once it is clearly there. A prompt with no negated token scores exactly
    as `CLIPModel` scores it. A prompt that negates all it names ("no blue square") has an empty positive part;
    it takes a learned null positive embedding, CLIP's empty-prompt embedding until fitted on images with `w`.
 
@@ -72,7 +73,8 @@ class NegCLIPTextOutput(ModelOutput):
         Projected (not normalised) embedding of each prompt's positive part; for a prompt that was not split,
         exactly CLIP's text embedding of the prompt.
     negated_text_embeds (`torch.Tensor` of shape `(text_batch_size, output_dim)`):
-        Projected embedding of each prompt's negated part; zeros where `is_split` is False.
+        Projected embedding of each prompt's negated part after the negated-concept adapter (`n + A n`); zeros where
+        `is_split` is False.
     is_split (`torch.BoolTensor` of shape `(text_batch_size,)`):
         Which prompts contain a negated token and were split.
     token_logits (`torch.Tensor` of shape `(text_batch_size, sequence_length, 3)`):
@@ -174,6 +176,7 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
             init.zeros_(module.negated_threshold)
             init.constant_(module.negated_knee_weight, _KNEE_WEIGHT_INIT)
             init.constant_(module.negated_knee_threshold, _KNEE_THRESHOLD_INIT)
+            init.zeros_(module.negated_adapter)
         else:
             super()._init_weights(module)
 
@@ -196,13 +199,13 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
         if "null_positive_embeds" in info["missing_keys"]:  # saved before it existed: the empty prompt, as then
             model.reset_null_positive()
-        # A missing threshold or knee threshold got its initial value (`_init_weights`): what a checkpoint saved
-        # before it existed scored with. Only the knee's weight starts above what such a checkpoint had: none.
+        # A missing threshold, knee threshold or adapter got its initial value (`_init_weights`): what a checkpoint
+        # saved before it existed scored with. Only the knee's weight starts above what such a checkpoint had: none.
         if "negated_knee_weight" in info["missing_keys"]:
             with torch.no_grad():
                 model.negated_knee_weight.zero_()
         info["missing_keys"] = set(info["missing_keys"]) - {
-            "null_positive_embeds", "negated_threshold", "negated_knee_weight", "negated_knee_threshold"
+            "null_positive_embeds", "negated_threshold", "negated_knee_weight", "negated_knee_threshold", "negated_adapter"
         }
         if info["missing_keys"]:
             missing = sorted(info["missing_keys"])
@@ -252,6 +255,10 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         # The positive embedding of a prompt that negates everything it names ("no blue square"): CLIP's
         # embedding of the empty prompt at first (`reset_null_positive`), then learned with `w`.
         self.null_positive_embeds = nn.Parameter(torch.zeros(config.clip_config.projection_dim))
+        # The negated-concept adapter: the negated part's embedding e becomes e + A e before its similarity to an
+        # image is taken, a query for "is this there?" rather than CLIP's caption embedding. A = 0 at first.
+        projection_dim = config.clip_config.projection_dim
+        self.negated_adapter = nn.Parameter(torch.zeros(projection_dim, projection_dim))
         self.post_init()
         if config.freeze_clip:
             self.clip.requires_grad_(False)
@@ -270,13 +277,15 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         return model.to(clip.dtype)
 
     def polarity_parameters(self) -> list[nn.Parameter]:
-        """What the polarity fit learns (`train_polarity_weight`): w, t, the knee's v and u, the null positive."""
+        """What the polarity fit learns (`train_polarity_weight`): w, t, the knee's v and u, the null positive and
+        the negated-concept adapter."""
         return [
             self.negated_weight,
             self.negated_threshold,
             self.negated_knee_weight,
             self.negated_knee_threshold,
             self.null_positive_embeds,
+            self.negated_adapter,
         ]
 
     @torch.no_grad()
@@ -455,7 +464,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             )
 
         positive = self.clip.get_text_features(input_ids=split.positive_ids, attention_mask=split.positive_mask)
-        negated = self.clip.get_text_features(input_ids=split.negated_ids, attention_mask=split.negated_mask)
+        negated = self.get_negated_concept_features(split.negated_ids, split.negated_mask)
         extra = input_ids.shape[1] - split.positive_ids.shape[1]  # >= 0: a packed part is never wider than its prompt
         positive_states = nn.functional.pad(positive.last_hidden_state, (0, 0, 0, extra))  # (S, T, H)
         last_hidden_state = positive_states.new_zeros(*input_ids.shape, positive_states.shape[-1])
@@ -465,7 +474,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         empty = (split.positive_mask.sum(dim=1) <= 2)[:, None]  # (S, 1)
         positive_embeds = torch.where(empty, self.null_positive_embeds.to(positive.pooler_output.dtype), positive.pooler_output)
         text_embeds = text_embeds.index_copy(0, split.split_rows, positive_embeds)  # (B, P)
-        negated_embeds = torch.zeros_like(text_embeds).index_copy(0, split.split_rows, negated.pooler_output)
+        negated_embeds = torch.zeros_like(text_embeds).index_copy(0, split.split_rows, negated)
         kept = (~is_split).nonzero(as_tuple=True)[0]
         if len(kept):
             unsplit = self._finish_text_encoding(states[kept], input_ids[kept], attention_mask[kept])
@@ -478,6 +487,12 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             token_logits=token_logits,
             text_model_output=BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=text_embeds),
         )
+
+    def get_negated_concept_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, P) projected (not normalised) query embeddings of concepts as negated parts are scored: CLIP's text
+        embedding `n` of the tokens ("red circle", with start and end tokens) plus the adapter's `A n`."""
+        pooled = self.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+        return pooled + pooled @ self.negated_adapter.to(pooled.dtype).t()
 
     def get_text_features(self, input_ids, attention_mask=None, position_ids=None, **kwargs) -> BaseModelOutputWithPooling:
         """As `CLIPModel.get_text_features`; `pooler_output` is the positive prompt's projected embedding and

@@ -42,7 +42,8 @@ def test_wrapping_keeps_clip_weights_and_freezes_them(tiny_clip):
         assert torch.equal(model.clip.state_dict()[name], value), name
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
     polarity = {name for name, p in model.named_parameters() if any(p is q for q in model.polarity_parameters())}
-    assert polarity == {"negated_weight", "negated_threshold", "negated_knee_weight", "negated_knee_threshold", "null_positive_embeds"}
+    assert polarity == {"negated_weight", "negated_threshold", "negated_knee_weight", "negated_knee_threshold",
+                        "null_positive_embeds", "negated_adapter"}
     assert trainable == {"negation_head"} | polarity
     assert NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2, freeze_clip=False).clip.logit_scale.requires_grad
 
@@ -392,3 +393,22 @@ def test_knee_adds_cost_only_where_the_negated_part_is_clearly_there(tiny_clip, 
             after = model.compute_logits(images, texts, negated, text.is_split)
             torch.testing.assert_close(before[0] - after[0], scale * expected, atol=1e-4, rtol=1e-4)
             torch.testing.assert_close(after[1], before[1], rtol=0, atol=0)
+
+
+def test_negated_adapter_maps_only_the_negated_parts(tiny_clip, tokenizer, pixels, monkeypatch):
+    """The negated part's embedding n becomes n + A n; positive parts and unsplit prompts are untouched."""
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    batch = tokenizer(["a cat without hats", "a photo of a cat"], padding=True, return_tensors="pt")
+    adapter = torch.randn(model.negated_adapter.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert not model.negated_adapter.any()  # zeros at first: CLIP's own embedding of the negated part
+        before = model.get_text_polarity_features(**batch)
+        logits_before = model(**batch, pixel_values=pixels).logits_per_text
+        model.negated_adapter.copy_(adapter)
+        after = model.get_text_polarity_features(**batch)
+        logits_after = model(**batch, pixel_values=pixels).logits_per_text
+    negated = before.negated_text_embeds[0]
+    torch.testing.assert_close(after.negated_text_embeds[0], negated + adapter @ negated)
+    torch.testing.assert_close(after.text_embeds, before.text_embeds, rtol=0, atol=0)
+    torch.testing.assert_close(logits_after[1], logits_before[1], rtol=0, atol=0)
+    assert not torch.allclose(logits_after[0], logits_before[0])

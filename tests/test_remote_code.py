@@ -161,3 +161,18 @@ def test_checkpoint_without_the_threshold_loads_with_none(checkpoint, tmp_path):
     del weights["negated_threshold"]
     save_file(weights, tmp_path / "fitted" / "model.safetensors", metadata={"format": "pt"})
     assert NegCLIPModel.from_pretrained(tmp_path / "fitted").negated_threshold.item() == 0.0
+
+
+def test_checkpoint_without_the_adapter_scores_as_it_did(checkpoint, tmp_path):
+    """Saved before the negated-concept adapter existed: it loads with A = 0, CLIP's own negated embedding."""
+    model, _, path = checkpoint
+    from safetensors.torch import load_file, save_file
+
+    with torch.no_grad():
+        model.negated_adapter.fill_(0.1)
+    model.save_pretrained(tmp_path / "fitted")
+    assert NegCLIPModel.from_pretrained(tmp_path / "fitted").negated_adapter.eq(0.1).all()
+    weights = load_file(tmp_path / "fitted" / "model.safetensors")
+    del weights["negated_adapter"]
+    save_file(weights, tmp_path / "fitted" / "model.safetensors", metadata={"format": "pt"})
+    assert not NegCLIPModel.from_pretrained(tmp_path / "fitted").negated_adapter.any()

@@ -1,3 +1,4 @@
+import copy
 import json
 import math
 
@@ -68,9 +69,38 @@ def test_results_have_every_section_with_fractions(results):
         assert math.isclose(sum(result["mcq"]["chosen"].values()), 1.0)
 
 
+def without_negated_query(result):
+    """A NegCLIP's results without what only NegCLIP reports (object presence through its negated query)."""
+    presence = {k: v for k, v in result["object_presence"].items() if not k.startswith("negated_query")}
+    return {**result, "object_presence": presence}
+
+
 def test_fresh_negclip_scores_exactly_as_clip(results):
     # A fresh head tags nothing negated, so every prompt is scored as CLIP scores it, bit for bit.
-    assert results["negclip"] == results["clip"]
+    assert without_negated_query(results["negclip"]) == results["clip"]
+    assert "negated_query_auc" not in results["clip"]["object_presence"]
+
+
+def test_negated_query_presence_reads_the_adapted_concept(models, processor, dataset):
+    """NegCLIP's negated query of a concept is CLIP's embedding of the bare words ("red circle") until the
+    adapter moves it."""
+    from training.world_benchmark import TextImageScorer
+
+    images, scenes = list(dataset["image"]), scenes_from_dataset(dataset)
+    items = build_object_presence_items(scenes)
+    clip = TextImageScorer(models["clip"], processor)
+    concepts = sorted({item["concept"] for item in items})
+    table = clip.score(clip.encode_images(images), concepts)
+    bare = object_presence_metrics([float(table[concepts.index(i["concept"]), i["image_index"]]) for i in items], items)
+    fresh = evaluate_models({"negclip": models["negclip"]}, processor, dataset, seed=0, **SIZES)["negclip"]
+    assert fresh["object_presence"]["negated_query_auc"] == pytest.approx(bare["auc"], abs=1e-9)
+    assert fresh["object_presence"]["negated_query_within_image"] == pytest.approx(bare["within_image"], abs=1e-9)
+    adapted = copy.deepcopy(models["negclip"])
+    with torch.no_grad():
+        adapted.negated_adapter.normal_(std=1.0, generator=torch.Generator().manual_seed(0))
+    moved = evaluate_models({"negclip": adapted}, processor, dataset, seed=0, **SIZES)["negclip"]
+    assert moved["object_presence"]["negated_query_auc"] != fresh["object_presence"]["negated_query_auc"]
+    assert moved["affirmative"] == fresh["affirmative"]  # the adapter touches negated parts only
 
 
 def test_oracle_scorer_gets_every_choice_right(models, processor, dataset, monkeypatch):

@@ -288,7 +288,8 @@ def build_object_presence_items(scenes: Sequence[Scene]) -> list[dict]:
     A look-alike shares the colour, the shape or both (crosswise) with present objects
     (`absent_mentions(scene, "hard")`). Negation needs the similarity to such a prompt to tell
     present from absent: "no blue square" is only as right as the model's sense that no blue
-    square is there. Returns dicts: image_index, prompt, present (bool).
+    square is there. Returns dicts: image_index, prompt ("a red circle"), concept ("red circle", what the split
+    of "no red circle" leaves as its negated part), present (bool).
     """
     items = []
     for image_index, scene in enumerate(scenes):
@@ -296,7 +297,8 @@ def build_object_presence_items(scenes: Sequence[Scene]) -> list[dict]:
         for mention, is_present in [(m, True) for m in sorted(present, key=str)] + [
             (m, False) for m in absent_mentions(scene, "hard")
         ]:
-            items.append({"image_index": image_index, "prompt": with_article(mention.phrase), "present": is_present})
+            items.append({"image_index": image_index, "prompt": with_article(mention.phrase), "concept": mention.phrase,
+                          "present": is_present})
     return items
 
 

@@ -1,5 +1,5 @@
-"""Fit NegCLIP's polarity parameters (`w`, `t`, the knee's `v` and `u`, the null positive) on training images,
-with the head and CLIP frozen.
+"""Fit NegCLIP's polarity parameters (`w`, `t`, the knee's `v` and `u`, the null positive, the negated-concept
+adapter) on training images, with the head and CLIP frozen.
 
     accelerate launch -m training.train_polarity_weight --negclip_model outputs/quickstart/negation_head \\
         --world_dir outputs/quickstart/world --output_dir outputs/quickstart/negclip
@@ -19,8 +19,9 @@ no red circle", "no red circle"), and Omni-NegCLIP's presence and absence pairs.
 The image->text direction of the contrastive loss is left out: it pits an image's true caption
 against other images' negated captions, which the negated term rewards for naming absent things, so
 it held `w` small and `t` high, and false captions beat true ones in the questions (README, issue 4).
-Only `w`, `t`, the knee (`v`, `u`) and the null positive (the positive embedding of prompts like "no
-blue square", which negate all they name) learn.
+Only `w`, `t`, the knee (`v`, `u`), the null positive (the positive embedding of prompts like "no
+blue square", which negate all they name) and the negated-concept adapter `A` (the negated part's embedding `n`
+is scored as `n + A n`; a square matrix, with a learning rate of its own) learn.
 """
 
 from __future__ import annotations
@@ -91,10 +92,25 @@ class PolarityTrainer(NegCLIPCardTrainer):
     """The stock Trainer with `choice_loss` + text->image `truth_aware_loss` on `QuestionCollator` batches, or the
     choice loss alone on `NegBenchChoiceCollator` batches (photos: no `caption_truth`)."""
 
-    def __init__(self, *args, choice_loss_weight: float = 3.0, contrastive_image_to_text: bool = False, **kwargs):
+    def __init__(self, *args, choice_loss_weight: float = 3.0, contrastive_image_to_text: bool = False,
+                 adapter_learning_rate: float = 1e-3, **kwargs):
         super().__init__(*args, **kwargs)
         self.choice_loss_weight = choice_loss_weight
         self.contrastive_image_to_text = contrastive_image_to_text
+        self.adapter_learning_rate = adapter_learning_rate
+
+    def create_optimizer(self, model=None):
+        """The stock optimizer, with the negated-concept adapter (a D x D matrix) in a group of its own: the
+        scalars' learning rate would move each of its entries as far as a whole threshold."""
+        optimizer = super().create_optimizer(model)
+        adapter = self.model.negated_adapter
+        if adapter.requires_grad and not any(group.get("negated_adapter") for group in optimizer.param_groups):
+            for group in optimizer.param_groups:
+                group["params"] = [p for p in group["params"] if p is not adapter]
+            optimizer.add_param_group(
+                {"params": [adapter], "lr": self.adapter_learning_rate, "weight_decay": 0.0, "negated_adapter": True}
+            )
+        return optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "return_loss"}
@@ -125,6 +141,10 @@ class PolarityArguments:
         default=False, metadata={"help": "Also the image->text direction of the contrastive loss (the fit before 2026-12-01)."}
     )
     knee: bool = field(default=True, metadata={"help": "Fit the knee (v, u); false keeps v = 0: the linear term alone."})
+    adapter: bool = field(
+        default=True, metadata={"help": "Fit the negated-concept adapter (false sets it to 0: CLIP's own embedding of the negated part)."}
+    )
+    adapter_learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of the negated-concept adapter."})
 
     def __post_init__(self):
         if self.choice_loss_weight < 0:
@@ -140,8 +160,8 @@ class PolarityArguments:
 
 @dataclass
 class PolarityTrainingArguments(CpuFallbackTrainingArguments):
-    learning_rate: float = field(default=0.05, metadata={"help": "Learning rate of the single weight."})
-    num_train_epochs: float = field(default=2.0, metadata={"help": "Epochs over the images (the fit settles in about 2)."})
+    learning_rate: float = field(default=0.05, metadata={"help": "Learning rate of the scalars and the null positive."})
+    num_train_epochs: float = field(default=6.0, metadata={"help": "Epochs over the images (6: the adapter still gains after 2)."})
     per_device_train_batch_size: int = field(default=64, metadata={"help": "Images per device per step."})
     weight_decay: float = field(default=0.0, metadata={"help": "No decay on the polarity weight."})
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
@@ -171,6 +191,10 @@ def main(argv: list[str] | None = None) -> float:
             model.negated_knee_weight.zero_()
         model.negated_knee_weight.requires_grad_(False)
         model.negated_knee_threshold.requires_grad_(False)
+    if not args.adapter:
+        with torch.no_grad():
+            model.negated_adapter.zero_()
+        model.negated_adapter.requires_grad_(False)
     processor = AutoProcessor.from_pretrained(args.negclip_model, trust_remote_code=True)  # its config has auto_map
 
     # 3. Images with their questions: world scenes (with presence / absence pairs) or NegBench's photos.
@@ -192,6 +216,7 @@ def main(argv: list[str] | None = None) -> float:
         processing_class=processor,
         choice_loss_weight=args.choice_loss_weight,
         contrastive_image_to_text=args.contrastive_image_to_text,
+        adapter_learning_rate=args.adapter_learning_rate,
     )
     trainer.train()
     # With --push_to_hub, saving also uploads the checkpoint with the generated model card.

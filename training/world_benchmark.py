@@ -127,6 +127,18 @@ class TextImageScorer:
         return self.model.compute_logits(image_embeds, text.text_embeds, text.negated_text_embeds, text.is_split)
 
     @torch.no_grad()
+    def negated_concept_similarity(self, image_embeds: torch.Tensor, concepts: Sequence[str]) -> torch.Tensor:
+        """(C, I) cosine of (normalised) `image_embeds` with NegCLIP's query for each concept as a negated part
+        ("red circle" in "no red circle"), float32 on the CPU: what its negated term reads."""
+        if not self.is_negclip:
+            raise TypeError("negated_concept_similarity needs a NegCLIP model")
+        encoded = self.processor.tokenizer(
+            list(concepts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        queries = _normalise(self.model.get_negated_concept_features(encoded["input_ids"], encoded["attention_mask"]))
+        return (queries @ image_embeds.to(self.device).t()).float().cpu()
+
+    @torch.no_grad()
     def score(self, image_embeds: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
         """(T, I) logits_per_text of `texts` against (normalised) `image_embeds`, float32 on the CPU."""
         if len(texts) == 0:
@@ -309,6 +321,12 @@ def evaluate_scorer(scorer, images: Sequence, items: Mapping) -> dict:
     row = {prompt: k for k, prompt in enumerate(prompts)}
     item_scores = [float(table[row[item["prompt"]], item["image_index"]]) for item in presence_items]
     results["object_presence"] = object_presence_metrics(item_scores, presence_items)
+    if scorer.is_negclip:  # the same question asked with the query NegCLIP's negated term uses ("red circle")
+        concepts = sorted({item["concept"] for item in presence_items})
+        table = scorer.negated_concept_similarity(image_embeds, concepts)
+        row = {concept: k for k, concept in enumerate(concepts)}
+        negated = object_presence_metrics([float(table[row[item["concept"]], item["image_index"]]) for item in presence_items], presence_items)
+        results["object_presence"].update(negated_query_auc=negated["auc"], negated_query_within_image=negated["within_image"])
     return results
 
 

@@ -29,6 +29,7 @@ HEADLINE_METRICS: tuple[tuple[str, str], ...] = (
     ("Affirmative R@1", "affirmative.R@1"),
     ("Zero-shot", "affirmative.zero_shot"),
     ("Object presence AUC", "object_presence.auc"),
+    ("Object presence AUC, negated query", "object_presence.negated_query_auc"),
 )
 
 
