@@ -167,7 +167,7 @@ class PolarityTrainingArguments(CpuFallbackTrainingArguments):
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
     save_strategy: str = field(default="no", metadata={"help": "A one-parameter fit needs no checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "The collator reads the raw columns."})
-    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "w, t and the null positive always get a gradient."})
+    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "Every polarity parameter gets a gradient at every step."})
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> float:
     args, training_args = parser.parse_args_into_dataclasses(args=argv)
     set_seed(training_args.seed)
 
-    # 2. The model: everything frozen but the polarity parameters (w, t, the knee, the null positive).
+    # 2. The model: everything frozen but the polarity parameters (w, t, the knee, the null positive, the adapter).
     model = NegCLIPModel.from_pretrained(args.negclip_model)
     model.requires_grad_(False)
     # A knee at 0 (a checkpoint saved before it): the first steps push it below 0, where its clamp gives it no

@@ -88,6 +88,8 @@ class TextImageScorer:
         self.device = next(model.parameters()).device
         self.processor = processor
         self.is_negclip = hasattr(model, "get_text_polarity_features")
+        # A checkpoint saved with remote code older than the negated-concept adapter cannot give its query.
+        self.has_negated_query = hasattr(model, "get_negated_concept_features")
         self.clip = model.clip if self.is_negclip else model
         self.max_length = self.clip.config.text_config.max_position_embeddings
         self.image_batch_size = image_batch_size
@@ -130,8 +132,8 @@ class TextImageScorer:
     def negated_concept_similarity(self, image_embeds: torch.Tensor, concepts: Sequence[str]) -> torch.Tensor:
         """(C, I) cosine of (normalised) `image_embeds` with NegCLIP's query for each concept as a negated part
         ("red circle" in "no red circle"), float32 on the CPU: what its negated term reads."""
-        if not self.is_negclip:
-            raise TypeError("negated_concept_similarity needs a NegCLIP model")
+        if not self.has_negated_query:
+            raise TypeError("negated_concept_similarity needs a NegCLIP model with get_negated_concept_features")
         encoded = self.processor.tokenizer(
             list(concepts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
@@ -321,7 +323,7 @@ def evaluate_scorer(scorer, images: Sequence, items: Mapping) -> dict:
     row = {prompt: k for k, prompt in enumerate(prompts)}
     item_scores = [float(table[row[item["prompt"]], item["image_index"]]) for item in presence_items]
     results["object_presence"] = object_presence_metrics(item_scores, presence_items)
-    if scorer.is_negclip:  # the same question asked with the query NegCLIP's negated term uses ("red circle")
+    if scorer.has_negated_query:  # the same question, asked with the query NegCLIP's negated term uses ("red circle")
         concepts = sorted({item["concept"] for item in presence_items})
         table = scorer.negated_concept_similarity(image_embeds, concepts)
         row = {concept: k for k, concept in enumerate(concepts)}
