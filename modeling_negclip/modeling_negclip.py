@@ -13,9 +13,10 @@
    `c = cos(image, n + A n)`, `n` the negated part's embedding and `A` a learned square matrix (the negated-concept
    adapter, 0 at first: CLIP's caption embedding is not the best query for "is it there?"), learned `w, v >= 0`
    and thresholds `t`, `u`, and `knee` a softplus about `max(0, x)`: a negated concept counts against an image
-   by how far its similarity rises above what an absent concept gets, and `v` more once it is clearly there. A prompt with no negated token scores exactly
-   as `CLIPModel` scores it. A prompt that negates all it names ("no blue square") has an empty positive part;
-   it takes a learned null positive embedding, CLIP's empty-prompt embedding until fitted on images with `w`.
+   by how far its similarity rises above what an absent concept gets, and `v` more once it is clearly there.
+   A prompt with no negated token scores exactly as `CLIPModel` scores it. A prompt that negates all it names
+   ("no blue square") has an empty positive part; it takes a learned null positive embedding, CLIP's
+   empty-prompt embedding until fitted on images with `w`.
 
 References: CLIP (Radford et al., 2021); NegBench (Alhamoud et al., CVPR 2025); CoN-CLIP (Singh et al., 2024).
 Imports only torch, transformers and sibling files, so checkpoints load with `trust_remote_code=True`.

@@ -165,7 +165,7 @@ class PolarityTrainingArguments(CpuFallbackTrainingArguments):
     per_device_train_batch_size: int = field(default=64, metadata={"help": "Images per device per step."})
     weight_decay: float = field(default=0.0, metadata={"help": "No decay on the polarity weight."})
     logging_steps: float = field(default=20, metadata={"help": "Log every N steps."})
-    save_strategy: str = field(default="no", metadata={"help": "A one-parameter fit needs no checkpoints."})
+    save_strategy: str = field(default="no", metadata={"help": "A fit of about a minute needs no intermediate checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "The collator reads the raw columns."})
     ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "Every polarity parameter gets a gradient at every step."})
 
