@@ -101,6 +101,10 @@ def test_negated_query_presence_reads_the_adapted_concept(models, processor, dat
     moved = evaluate_models({"negclip": adapted}, processor, dataset, seed=0, **SIZES)["negclip"]
     assert moved["object_presence"]["negated_query_auc"] != fresh["object_presence"]["negated_query_auc"]
     assert moved["affirmative"] == fresh["affirmative"]  # the adapter touches negated parts only
+    with pytest.raises(ValueError, match="at least one concept"):
+        TextImageScorer(models["negclip"], processor).negated_concept_similarity(torch.zeros(1, 16), [])
+    with pytest.raises(TypeError, match="NegCLIP"):
+        clip.negated_concept_similarity(torch.zeros(1, 16), concepts)
 
 
 def test_oracle_scorer_gets_every_choice_right(models, processor, dataset, monkeypatch):

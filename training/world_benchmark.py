@@ -134,6 +134,8 @@ class TextImageScorer:
         ("red circle" in "no red circle"), float32 on the CPU: what its negated term reads."""
         if not self.has_negated_query:
             raise TypeError("negated_concept_similarity needs a NegCLIP model with get_negated_concept_features")
+        if len(concepts) == 0:
+            raise ValueError("negated_concept_similarity needs at least one concept")
         encoded = self.processor.tokenizer(
             list(concepts), padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
