@@ -164,6 +164,10 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     # The loss is a mean over the batch, not scaled by the Trainer's item count (see TRANSFORMERS5.md).
     accepts_loss_kwargs = False
+    # Saved before they existed, these load with their initial value (`_init_weights`), which is what such a
+    # checkpoint scored with: no "newly initialized, consider training" report. (A missing null positive or knee
+    # weight needs a fix-up in `from_pretrained`, so it stays in the loading info.)
+    _keys_to_ignore_on_load_missing = [r"^negated_threshold$", r"^negated_knee_threshold$", r"^negated_adapter$"]
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -200,8 +204,9 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
         if "null_positive_embeds" in info["missing_keys"]:  # saved before it existed: the empty prompt, as then
             model.reset_null_positive()
-        # A missing threshold, knee threshold or adapter got its initial value (`_init_weights`): what a checkpoint
-        # saved before it existed scored with. Only the knee's weight starts above what such a checkpoint had: none.
+        # A missing threshold, knee threshold or adapter got its initial value (`_init_weights`, and
+        # `_keys_to_ignore_on_load_missing` keeps it out of the report): what a checkpoint saved before it existed
+        # scored with. Only the knee's weight starts above what such a checkpoint had: none.
         if "negated_knee_weight" in info["missing_keys"]:
             with torch.no_grad():
                 model.negated_knee_weight.zero_()
