@@ -204,15 +204,13 @@ class NegCLIPPreTrainedModel(PreTrainedModel):
         model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs)
         if "null_positive_embeds" in info["missing_keys"]:  # saved before it existed: the empty prompt, as then
             model.reset_null_positive()
-        # A missing threshold, knee threshold or adapter got its initial value (`_init_weights`, and
-        # `_keys_to_ignore_on_load_missing` keeps it out of the report): what a checkpoint saved before it existed
-        # scored with. Only the knee's weight starts above what such a checkpoint had: none.
+        # A missing threshold, knee threshold or adapter has its initial value (`_init_weights`) and is not in the
+        # loading info (`_keys_to_ignore_on_load_missing`). Only the knee's weight starts above what a checkpoint
+        # saved before it had: none.
         if "negated_knee_weight" in info["missing_keys"]:
             with torch.no_grad():
                 model.negated_knee_weight.zero_()
-        info["missing_keys"] = set(info["missing_keys"]) - {
-            "null_positive_embeds", "negated_threshold", "negated_knee_weight", "negated_knee_threshold", "negated_adapter"
-        }
+        info["missing_keys"] = set(info["missing_keys"]) - {"null_positive_embeds", "negated_knee_weight"}
         if info["missing_keys"]:
             missing = sorted(info["missing_keys"])
             raise ValueError(
@@ -498,7 +496,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         """(B, P) projected (not normalised) query embeddings of concepts as negated parts are scored: CLIP's text
         embedding `n` of the tokens ("red circle", with start and end tokens) plus the adapter's `A n`."""
         pooled = self.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output
-        return pooled + pooled @ self.negated_adapter.to(pooled.dtype).t()
+        return negated_query(pooled, self.negated_adapter)
 
     def get_text_features(self, input_ids, attention_mask=None, position_ids=None, **kwargs) -> BaseModelOutputWithPooling:
         """As `CLIPModel.get_text_features`; `pooler_output` is the positive prompt's projected embedding and
@@ -639,6 +637,11 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
                 positive = prompt[offsets[positions[0], 0] : offsets[positions[-1], 1]] if positions else ""
             splits.append(NegCLIPSplit(prompt, positive, negated, _join_spans(prompt, spans[NEGATION_CUE_ID])))
         return splits
+
+
+def negated_query(embeds: torch.Tensor, adapter: torch.Tensor) -> torch.Tensor:
+    """The negated-concept adapter's map, `n + A n` for each row `n` of `embeds` (A: `(P, P)`)."""
+    return embeds + embeds @ adapter.to(embeds.dtype).t()
 
 
 def _normalise(embeds: torch.Tensor) -> torch.Tensor:

@@ -23,8 +23,10 @@ import torch
 from datasets import load_from_disk
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser
 
+from modeling_negclip.modeling_negclip import negated_query
+
 from .negation_benchmark_items import build_object_presence_items
-from .world_benchmark import TextImageScorer, held_out_images_and_scenes, object_presence_metrics
+from .world_benchmark import TextImageScorer, held_out_images_and_scenes, presence_table_metrics
 
 
 @dataclass
@@ -57,7 +59,7 @@ def fit_query_map(image_embeds, items, concept_embeds, concept_index, steps, lea
     scale, bias = torch.tensor(20.0, requires_grad=True), torch.tensor(-5.0, requires_grad=True)
     optimizer = torch.optim.Adam([adapter, scale, bias], lr=learning_rate)
     for _ in range(steps):
-        queries = torch.nn.functional.normalize(concept_embeds + concept_embeds @ adapter.t(), dim=-1)
+        queries = torch.nn.functional.normalize(negated_query(concept_embeds, adapter), dim=-1)
         logits = scale * (image_embeds[rows] * queries[concepts]).sum(-1) + bias
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels) + l2 * adapter.pow(2).sum()
         optimizer.zero_grad()
@@ -67,10 +69,9 @@ def fit_query_map(image_embeds, items, concept_embeds, concept_index, steps, lea
 
 
 def presence_auc(image_embeds, items, concept_embeds, concept_index, adapter=None) -> dict:
-    queries = concept_embeds if adapter is None else concept_embeds + concept_embeds @ adapter.t()
-    table = torch.nn.functional.normalize(queries, dim=-1) @ image_embeds.t()  # (C, I)
-    scores = [float(table[concept_index[item["concept"]], item["image_index"]]) for item in items]
-    metrics = object_presence_metrics(scores, items)
+    queries = concept_embeds if adapter is None else negated_query(concept_embeds, adapter)
+    table = torch.nn.functional.normalize(queries, dim=-1) @ image_embeds.t()  # (C, I), rows in `concept_index` order
+    metrics = presence_table_metrics(items, "concept", lambda concepts: table[[concept_index[c] for c in concepts]])
     return {"auc": metrics["auc"], "within_image": metrics["within_image"]}
 
 

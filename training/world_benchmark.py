@@ -320,18 +320,22 @@ def evaluate_scorer(scorer, images: Sequence, items: Mapping) -> dict:
     results["affirmative"]["num_zero_shot_images"] = len(zero_shot_correct)
 
     presence_items = items["object_presence"]
-    prompts = sorted({item["prompt"] for item in presence_items})
-    table = scorer.score(image_embeds, prompts)  # (P, I): one text encoding per prompt
-    row = {prompt: k for k, prompt in enumerate(prompts)}
-    item_scores = [float(table[row[item["prompt"]], item["image_index"]]) for item in presence_items]
-    results["object_presence"] = object_presence_metrics(item_scores, presence_items)
+    results["object_presence"] = presence_table_metrics(presence_items, "prompt", lambda texts: scorer.score(image_embeds, texts))
     if scorer.has_negated_query:  # the same question, asked with the query NegCLIP's negated term uses ("red circle")
-        concepts = sorted({item["concept"] for item in presence_items})
-        table = scorer.negated_concept_similarity(image_embeds, concepts)
-        row = {concept: k for k, concept in enumerate(concepts)}
-        negated = object_presence_metrics([float(table[row[item["concept"]], item["image_index"]]) for item in presence_items], presence_items)
+        negated = presence_table_metrics(
+            presence_items, "concept", lambda concepts: scorer.negated_concept_similarity(image_embeds, concepts)
+        )
         results["object_presence"].update(negated_query_auc=negated["auc"], negated_query_within_image=negated["within_image"])
     return results
+
+
+def presence_table_metrics(items: Sequence[dict], key: str, score_table) -> dict:
+    """`object_presence_metrics` of object presence `items`, each scored by its text `item[key]` ("a red circle" or
+    the bare "red circle"): `score_table(texts)` gives the (T, I) scores of the distinct texts, one encoding each."""
+    texts = sorted({item[key] for item in items})
+    table = score_table(texts)
+    row = {text: k for k, text in enumerate(texts)}
+    return object_presence_metrics([float(table[row[item[key]], item["image_index"]]) for item in items], items)
 
 
 def held_out_images_and_scenes(dataset, num_images: int | None) -> tuple[list, list]:
