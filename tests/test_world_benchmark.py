@@ -81,7 +81,7 @@ def test_fresh_negclip_scores_exactly_as_clip(results):
     assert "negated_query_auc" not in results["clip"]["object_presence"]
 
 
-def test_negated_query_presence_reads_the_adapted_concept(models, processor, dataset):
+def test_negated_query_presence_reads_the_adapted_concept(models, processor, dataset, tokenizer, monkeypatch):
     """NegCLIP's negated query of a concept is CLIP's embedding of the bare words ("red circle") until the
     adapter moves it."""
     from training.world_benchmark import TextImageScorer
@@ -95,12 +95,16 @@ def test_negated_query_presence_reads_the_adapted_concept(models, processor, dat
     fresh = evaluate_models({"negclip": models["negclip"]}, processor, dataset, seed=0, **SIZES)["negclip"]
     assert fresh["object_presence"]["negated_query_auc"] == pytest.approx(bare["auc"], abs=1e-9)
     assert fresh["object_presence"]["negated_query_within_image"] == pytest.approx(bare["within_image"], abs=1e-9)
-    adapted = copy.deepcopy(models["negclip"])
+    # With negated captions split (a rule tagger for the head), the adapter moves their scores and nothing else.
+    splitting, adapted = copy.deepcopy(models["negclip"]), copy.deepcopy(models["negclip"])
     with torch.no_grad():
         adapted.negated_adapter.normal_(std=1.0, generator=torch.Generator().manual_seed(0))
-    moved = evaluate_models({"negclip": adapted}, processor, dataset, seed=0, **SIZES)["negclip"]
+    for model in (splitting, adapted):
+        monkeypatch.setattr(model, "tag_tokens", rule_tagger(tokenizer))
+    before, moved = evaluate_models({"before": splitting, "moved": adapted}, processor, dataset, seed=0, **SIZES).values()
     assert moved["object_presence"]["negated_query_auc"] != fresh["object_presence"]["negated_query_auc"]
-    assert moved["affirmative"] == fresh["affirmative"]  # the adapter touches negated parts only
+    assert moved["retrieval_negated"] != before["retrieval_negated"]  # negated queries read the adapted concept
+    assert moved["affirmative"] == before["affirmative"] == fresh["affirmative"]  # affirmative prompts are not split
     with pytest.raises(ValueError, match="at least one concept"):
         TextImageScorer(models["negclip"], processor).negated_concept_similarity(torch.zeros(1, 16), [])
     with pytest.raises(TypeError, match="NegCLIP"):
