@@ -412,3 +412,25 @@ def test_negated_adapter_maps_only_the_negated_parts(tiny_clip, tokenizer, pixel
     torch.testing.assert_close(after.text_embeds, before.text_embeds, rtol=0, atol=0)
     torch.testing.assert_close(logits_after[1], logits_before[1], rtol=0, atol=0)
     assert not torch.allclose(logits_after[0], logits_before[0])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_splits_alike_and_scores_within_rounding(tiny_clip, tokenizer, pixels, monkeypatch, dtype):
+    """A model cast to half precision (`from_pretrained(..., dtype=torch.bfloat16)`, as for GPU inference) splits
+    the same prompts and scores them as float32 does, up to the half type's rounding, adapter and knee included."""
+    full = wrap(tiny_clip, tokenizer, monkeypatch)
+    with torch.no_grad():
+        full.negated_adapter.normal_(std=0.3, generator=torch.Generator().manual_seed(0))
+        full.negated_weight.fill_(0.5)
+    half = NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2).eval()
+    half.load_state_dict(full.state_dict())
+    half = half.to(dtype)
+    monkeypatch.setattr(half, "tag_tokens", rule_tagger(tokenizer))
+    batch = tokenizer(PROMPTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = full(**batch, pixel_values=pixels)
+        out = half(**batch, pixel_values=pixels.to(dtype))
+    assert out.logits_per_image.dtype == dtype and out.negated_text_embeds.dtype == dtype
+    assert out.is_split.tolist() == expected.is_split.tolist() and out.is_split.any()
+    scale = tiny_clip.logit_scale.exp().item()  # logits are scale x cosine: compare cosines to 2 decimals
+    torch.testing.assert_close(out.logits_per_image.float() / scale, expected.logits_per_image / scale, rtol=0, atol=2e-2)
