@@ -415,16 +415,16 @@ def test_negated_adapter_maps_only_the_negated_parts(tiny_clip, tokenizer, pixel
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_half_precision_splits_alike_and_scores_within_rounding(tiny_clip, tokenizer, pixels, monkeypatch, dtype):
-    """A model cast to half precision (`from_pretrained(..., dtype=torch.bfloat16)`, as for GPU inference) splits
-    the same prompts and scores them as float32 does, up to the half type's rounding, adapter and knee included."""
+def test_half_precision_splits_alike_and_scores_within_rounding(tiny_clip, tokenizer, pixels, monkeypatch, tmp_path, dtype):
+    """A checkpoint loaded in half precision (`from_pretrained(..., dtype=torch.bfloat16)`, as for GPU inference)
+    splits the same prompts and scores them as float32 does, up to the half type's rounding, adapter and knee
+    included."""
     full = wrap(tiny_clip, tokenizer, monkeypatch)
     with torch.no_grad():
         full.negated_adapter.normal_(std=0.3, generator=torch.Generator().manual_seed(0))
         full.negated_weight.fill_(0.5)
-    half = NegCLIPModel.from_clip(tiny_clip, negation_head_heads=2).eval()
-    half.load_state_dict(full.state_dict())
-    half = half.to(dtype)
+    full.save_pretrained(tmp_path)
+    half = NegCLIPModel.from_pretrained(tmp_path, dtype=dtype).eval()
     monkeypatch.setattr(half, "tag_tokens", rule_tagger(tokenizer))
     batch = tokenizer(PROMPTS, padding=True, return_tensors="pt")
     with torch.no_grad():
