@@ -70,8 +70,12 @@ def fit_query_map(image_embeds, items, concept_embeds, concept_index, steps, lea
 
 def presence_auc(image_embeds, items, concept_embeds, concept_index, adapter=None) -> dict:
     queries = concept_embeds if adapter is None else negated_query(concept_embeds, adapter)
-    table = torch.nn.functional.normalize(queries, dim=-1) @ image_embeds.t()  # (C, I), rows in `concept_index` order
-    metrics = presence_table_metrics(items, "concept", lambda concepts: table[[concept_index[c] for c in concepts]])
+    queries = torch.nn.functional.normalize(queries, dim=-1)
+
+    def score_table(concepts):  # (T, I): the queries of the concepts asked for, against every image
+        return queries[[concept_index[c] for c in concepts]] @ image_embeds.t()
+
+    metrics = presence_table_metrics(items, "concept", score_table)
     return {"auc": metrics["auc"], "within_image": metrics["within_image"]}
 
 
@@ -80,7 +84,6 @@ def main(argv: list[str] | None = None) -> dict:
     for split in ("train", "eval"):
         if not Path(args.world_dir, split).is_dir():
             raise FileNotFoundError(f"'{args.world_dir}' has no '{split}' dataset (save_to_disk folder)")
-    torch.manual_seed(0)
     scorer = TextImageScorer(CLIPModel.from_pretrained(args.clip_model), AutoProcessor.from_pretrained(args.clip_model))
     train_images, train_items = _presence_set(scorer, load_from_disk(str(Path(args.world_dir, "train"))))
     eval_images, eval_items = _presence_set(scorer, load_from_disk(str(Path(args.world_dir, "eval"))))
@@ -94,8 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
     unseen = set(concepts[:: args.unseen_every])
     seen_train = [item for item in train_items if item["concept"] not in unseen]
     unseen_eval = [item for item in eval_items if item["concept"] in unseen]
-    all_map = fit_query_map(*(train_images, train_items, concept_embeds, concept_index), **fit)
-    seen_map = fit_query_map(*(train_images, seen_train, concept_embeds, concept_index), **fit)
+    all_map = fit_query_map(train_images, train_items, concept_embeds, concept_index, **fit)
+    seen_map = fit_query_map(train_images, seen_train, concept_embeds, concept_index, **fit)
     results = {
         "unseen_concepts": sorted(unseen),
         "all_concepts": {
