@@ -251,6 +251,12 @@ def build_clip_config(model_args: ModelArguments, tokenizer) -> CLIPConfig:
     )
 
 
+def decoded_rows(dataset) -> list[dict]:
+    """The dataset's rows with their images decoded once, for the Trainer to index: decoding a batch's PNG bytes
+    at every step took about a tenth of a base training step (same rows, same order, same pixels)."""
+    return [dataset[index] for index in range(len(dataset))]
+
+
 class GlobalBatchClipTrainer(Trainer):
     """The stock `Trainer`, scoring each image against the captions of the global batch.
 
@@ -388,7 +394,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
 
     # 3. Training scenes (rendered once; captions drawn per batch by the collator).
     start = time.perf_counter()
-    train_dataset = build_world_dataset(data_args.num_train_scenes, data_args.train_seed, model_args.image_size)
+    train_dataset = decoded_rows(
+        build_world_dataset(data_args.num_train_scenes, data_args.train_seed, model_args.image_size)
+    )
     collator = WorldCaptionCollator(
         processor,
         caption_mode=data_args.caption_mode,
