@@ -253,7 +253,7 @@ def build_clip_config(model_args: ModelArguments, tokenizer) -> CLIPConfig:
 
 def decoded_rows(dataset) -> list[dict]:
     """The dataset's rows with their images decoded once, for the Trainer to index: decoding a batch's PNG bytes
-    at every step took about a tenth of a base training step (same rows, same order, same pixels)."""
+    at every step cost about 6% of a base training step (same rows, same order, same pixels, same losses)."""
     return [dataset[index] for index in range(len(dataset))]
 
 
