@@ -104,6 +104,21 @@ def test_heldout_nouns_never_appear_in_train_records(train_records, heldout_reco
     assert sum(bool(pattern.search(r["prompt"].lower())) for r in heldout_records) > len(heldout_records) / 2
 
 
+
+def test_vocabulary_split_crosses_templates_and_words():
+    """Held-out templates with train words (and the reverse): the templates of one split, the nouns of the other."""
+    heldout_forms = {form for noun in get_vocabulary("heldout").nouns for form in noun.forms}
+    pattern = phrase_pattern(heldout_forms)
+    crossed = generate_records(500, seed=0, split="heldout", vocabulary_split="train")
+    heldout_templates = {t for ts in templates_for("heldout").values() for t in ts}
+    assert all(r["template"] in heldout_templates for r in crossed)
+    assert not [r["prompt"] for r in crossed if pattern.search(r["prompt"].lower())]
+    reverse = generate_records(500, seed=0, split="train", vocabulary_split="heldout")
+    assert sum(bool(pattern.search(r["prompt"].lower())) for r in reverse) > len(reverse) / 2
+    assert generate_records(50, seed=0, split="heldout", vocabulary_split="heldout") == generate_records(50, 0, "heldout")
+    with pytest.raises(ValueError, match="split"):
+        generate_records(5, seed=0, split="heldout", vocabulary_split="test")
+
 def test_vocabulary_is_big_and_varied():
     vocab = get_vocabulary("train")
     assert len(vocab.objects) >= 200 and len(vocab.people) >= 30 and len(vocab.places) >= 40

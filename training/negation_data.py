@@ -672,8 +672,10 @@ def _finish(words: list[str], rng: random.Random) -> list[str]:
     return words
 
 
-def generate_records(n: int, seed: int = 0, split: str = "train", open_vocabulary_rate: float = 0.0) -> list[dict]:
-    """`n` labelled prompts of one split, the same for the same `(n, seed, split, open_vocabulary_rate)`.
+def generate_records(
+    n: int, seed: int = 0, split: str = "train", open_vocabulary_rate: float = 0.0, vocabulary_split: str | None = None
+) -> list[dict]:
+    """`n` labelled prompts of one split, the same for the same arguments.
 
     Each record: `id`, `prompt`, `positive`, `negative`, `words`, `labels` (one per word) and, for
     analysis, `construction` and `template` (the template it was rendered from).
@@ -682,6 +684,9 @@ def generate_records(n: int, seed: int = 0, split: str = "train", open_vocabular
     takes a word of `negation_vocab.open_vocabulary()` (CLIP's long tail, held-out words excluded), so
     a tagger trained on the records learns the frames, not the words ("a kitchen without a
     saxophone", "a bulgaria that is not fluffy").
+
+    `vocabulary_split` (default: `split`) fills the split's templates with the other split's words, to tell
+    apart what unseen templates and unseen nouns each cost a tagger (the project README measures it).
     """
     if not 0.0 <= open_vocabulary_rate <= 1.0:
         raise ValueError(f"open_vocabulary_rate must be in [0, 1], got {open_vocabulary_rate}")
@@ -689,7 +694,7 @@ def generate_records(n: int, seed: int = 0, split: str = "train", open_vocabular
         raise ValueError("open_vocabulary_rate is for the train split only: the held-out split keeps its own nouns")
     open_words = open_vocabulary() if open_vocabulary_rate else ()
     table = templates_for(split)
-    vocab = get_vocabulary(split)
+    vocab = get_vocabulary(split if vocabulary_split is None else vocabulary_split)
     rng = random.Random(f"negclip-negation-{split}-{seed}")
     negated = [name for name in table if name not in ("affirmative", "trap")]
     names = negated + ["affirmative", "trap"]
