@@ -36,6 +36,7 @@ from .train_base_clip import (
     ClipTrainingArguments,
     GlobalBatchClipTrainer,
     WorldDataArguments,
+    decoded_rows,
     evaluate_world,
     parse_args,
 )
@@ -169,9 +170,9 @@ def main(argv: Sequence[str] | None = None, callbacks: list | None = None) -> di
         )
         metrics.update({f"base_{name}": value for name, value in base_metrics.items()})
 
-    # 3. Training scenes, captions drawn per batch: positives, then hard negatives.
+    # 3. Training scenes (decoded once, as for the base), captions drawn per batch: positives, then hard negatives.
     image_size = model.config.vision_config.image_size
-    train_dataset = build_world_dataset(data_args.num_train_scenes, data_args.train_seed, image_size)
+    train_dataset = decoded_rows(build_world_dataset(data_args.num_train_scenes, data_args.train_seed, image_size))
     collator = HardNegativeCollator(processor, affirmative_prob=data_args.affirmative_prob, seed=training_args.seed)
 
     # 4. Train on the global batch.
