@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
 
+from training import train_conclip_baseline
 from training.clip_tokenizer import load_clip_tokenizer
 from training.contrastive import clip_contrastive_loss
 from training.negation_captions import caption_is_true
@@ -126,3 +127,22 @@ def test_false_affirmative_hard_negatives_name_an_absent_look_alike():
     assert not any(set(negative.split()) & NEGATION_WORDS for negative in negatives)
     with pytest.raises(ValueError, match="false_affirmative_prob"):
         HardNegativeCollator(processor, false_affirmative_prob=-0.1)
+
+
+def test_false_affirmative_prob_flag_reaches_the_collator(tmp_path, base_dir, monkeypatch):
+    seen = {}
+
+    class RecordingCollator(HardNegativeCollator):
+        def __init__(self, *args, **kwargs):
+            seen.update(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(train_conclip_baseline, "HardNegativeCollator", RecordingCollator)
+    main([
+        "--base_model_dir", str(base_dir), "--output_dir", str(tmp_path / "conclip"), "--num_train_scenes", "16",
+        "--per_device_train_batch_size", "8", "--max_steps", "1", "--num_eval_scenes", "0", "--num_zero_shot_images", "0",
+        "--evaluate_base", "false", "--false_affirmative_prob", "1.0", "--report_to", "none", "--disable_tqdm", "true",
+    ])  # fmt: skip
+    assert seen["false_affirmative_prob"] == 1.0
+    with pytest.raises(ValueError, match="false_affirmative_prob"):
+        ConclipDataArguments(false_affirmative_prob=1.5)

@@ -72,14 +72,20 @@ class ConclipDataArguments(WorldDataArguments):
     affirmative_prob: float = field(
         default=0.5, metadata={"help": "Share of affirmative positives; the rest are true negated captions."}
     )
+    false_affirmative_prob: float = field(
+        default=0.0,
+        metadata={"help": "Share of hard negatives that are false affirmatives naming an absent look-alike "
+                          "(\"a red square\" beside a red circle); the rest negate a present object."},
+    )
     evaluate_base: bool = field(
         default=True, metadata={"help": "Also run the held-out check on the base model, before training."}
     )
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0.0 <= self.affirmative_prob <= 1.0:
-            raise ValueError(f"affirmative_prob must be in [0, 1], got {self.affirmative_prob}")
+        for name in ("affirmative_prob", "false_affirmative_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclass
@@ -173,7 +179,12 @@ def main(argv: Sequence[str] | None = None, callbacks: list | None = None) -> di
     # 3. Training scenes (decoded once, as for the base), captions drawn per batch: positives, then hard negatives.
     image_size = model.config.vision_config.image_size
     train_dataset = decoded_rows(build_world_dataset(data_args.num_train_scenes, data_args.train_seed, image_size))
-    collator = HardNegativeCollator(processor, affirmative_prob=data_args.affirmative_prob, seed=training_args.seed)
+    collator = HardNegativeCollator(
+        processor,
+        affirmative_prob=data_args.affirmative_prob,
+        seed=training_args.seed,
+        false_affirmative_prob=data_args.false_affirmative_prob,
+    )
 
     # 4. Train on the global batch.
     trainer = HardNegativeClipTrainer(
