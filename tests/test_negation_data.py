@@ -104,7 +104,6 @@ def test_heldout_nouns_never_appear_in_train_records(train_records, heldout_reco
     assert sum(bool(pattern.search(r["prompt"].lower())) for r in heldout_records) > len(heldout_records) / 2
 
 
-
 def test_vocabulary_split_crosses_templates_and_words():
     """Held-out templates with train words (and the reverse): the templates of one split, the nouns of the other."""
     heldout_forms = {form for noun in get_vocabulary("heldout").nouns for form in noun.forms}
@@ -118,6 +117,7 @@ def test_vocabulary_split_crosses_templates_and_words():
     assert generate_records(50, seed=0, split="heldout", vocabulary_split="heldout") == generate_records(50, 0, "heldout")
     with pytest.raises(ValueError, match="split"):
         generate_records(5, seed=0, split="heldout", vocabulary_split="test")
+
 
 def test_vocabulary_is_big_and_varied():
     vocab = get_vocabulary("train")
