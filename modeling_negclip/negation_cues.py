@@ -16,7 +16,7 @@ import torch
 DEFAULT_NEGATION_CUE_WORDS = (
     "no", "not", "'t", "never", "none", "nobody", "nothing", "nowhere", "neither", "nor", "without", "cannot",
     "except", "excluding", "exclude", "excludes", "lacking", "lack", "lacks", "absent", "absence", "missing",
-    "rather", "instead", "free", "devoid", "sans", "minus", "unable", "impossible",
+    "rather", "instead", "free", "devoid", "empty", "sans", "minus", "unable", "impossible",
     "isn", "aren", "wasn", "weren", "doesn", "don", "didn", "hasn", "haven", "hadn", "won", "wouldn", "couldn",
     "shouldn", "mustn", "ain",
 )

@@ -50,6 +50,7 @@ def test_trainer_push_to_hub_uploads_checkpoint_code_processor_and_card(tiny_cli
     train_negation_head.main([
         "--clip_model", str(tiny_clip_dir), "--output_dir", str(out), "--negation_head_heads", "2",
         "--num_train", "64", "--num_heldout", "16", "--use_negbench", "false", "--cdsco_scope", "none",
+        "--data_dir", str(tmp_path / "no_shared_data"),
         "--open_vocabulary_rate", "0", "--max_steps", "1",
         "--per_device_train_batch_size", "8", "--save_strategy", "no", "--eval_strategy", "no",
         "--evaluate_after_training", "false", "--push_to_hub", "--hub_model_id", REPO_ID, "--use_cpu",

@@ -17,7 +17,7 @@ def head_command(clip_dir, out_dir, *extra):
     return [
         sys.executable, "-m", "training.train_negation_head", "--clip_model", str(clip_dir), "--output_dir", str(out_dir),
         "--negation_head_heads", "2", "--num_train", "400", "--num_heldout", "16", "--use_negbench", "false",
-        "--cdsco_scope", "none", "--open_vocabulary_rate", "0",
+        "--cdsco_scope", "none", "--open_vocabulary_rate", "0", "--data_dir", str(out_dir / "no_shared_data"),
         "--max_steps", "30", "--per_device_train_batch_size", "8", "--save_strategy", "steps", "--save_steps", "3",
         "--save_total_limit", "100", "--eval_strategy", "no", "--evaluate_after_training", "false", "--seed", "7",
         "--use_cpu", "--disable_tqdm", "true", *extra,

@@ -54,6 +54,7 @@ def test_negation_head_and_polarity_weight_with_two_processes(tiny_clip_dir, tmp
     run_two_processes("training.train_negation_head", [
         "--clip_model", str(tiny_clip_dir), "--output_dir", str(head), "--negation_head_heads", "2",
         "--num_train", "64", "--num_heldout", "16", "--use_negbench", "false", "--cdsco_scope", "none",
+        "--data_dir", str(tmp_path / "no_shared_data"),
         "--open_vocabulary_rate", "0", "--max_steps", "2",
         "--per_device_train_batch_size", "8", "--save_strategy", "no", "--eval_strategy", "no",
     ], tmp_path)

@@ -7,7 +7,12 @@
 - NegBench VOC2007 evaluation part (LLM-rephrased captions, never trained on): does the negated
   object land in the negated part, the affirmed object in the positive part;
 - *SEM 2012 CD-SCO test (hand-annotated fiction): cue F1 and scope-token F1;
-- hand-written natural prompts (`natural_prompts`, shipped with the code): exact match of both split strings.
+- hand-written natural prompts (`natural_prompts`, shipped with the code): exact match of both split strings;
+- hand-written long captions and list queries (`long_prompts.tsv`, shipped with the code);
+- NegBench MSR-VTT and synthetic evaluation parts (`negbench_captions`), SFU Review's test part (`sfu_review`);
+- composed captions on the held-out human captions (`negation_composer`): a report, shaped like training data.
+On every set with word labels, `split_right` (`negation_metrics.content_split`): every gold negated content word
+in the negated part and none in the positive part, and the reverse for affirmed content words.
 The real sets are read from the shared data folder and skipped, with a note, when it is absent.
 """
 
@@ -18,16 +23,20 @@ import json
 
 import torch
 
+from .negation_composer import composed_rows
 from .negation_data import generate_records
 from .negation_metrics import (
     cdsco_scores,
+    content_split,
     content_word_placement,
     negbench_placement,
     prompt_exact_match,
     word_label_scores,
 )
-from .natural_prompts import natural_prompt_scores, read_natural_prompts
+from .natural_prompts import long_prompt_scores, natural_prompt_scores, read_long_prompts, read_natural_prompts
+from .negbench_captions import read_msrvtt_captions, read_synthetic_captions
 from .negation_real_data import read_cdsco, read_negbench_voc2007
+from .sfu_review import read_sfu
 from .regex_baseline import regex_labels_batch
 from .token_labels import tokenize_and_align, word_labels_from_tokens
 
@@ -52,7 +61,8 @@ def predict_word_labels(model, tokenizer, words_batch: list[list[str]], batch_si
 
 def _heldout_scores(records: list[dict], pred) -> dict:
     words, gold = [r["words"] for r in records], [r["labels"] for r in records]
-    return {**prompt_exact_match(words, gold, pred), **content_word_placement(words, gold, pred), **word_label_scores(gold, pred)}
+    return {**prompt_exact_match(words, gold, pred), **content_word_placement(words, gold, pred),
+            **content_split(words, gold, pred), **word_label_scores(gold, pred)}
 
 
 def _labelled_scores(scores):
@@ -63,25 +73,37 @@ def _labelled_scores(scores):
 # Each set's scorer: (records, predicted word labels) -> scores. Natural prompts are scored on their gold strings.
 SCORERS = {
     "synthetic_heldout": _heldout_scores,
+    "composed_heldout": _heldout_scores,
     "natural_prompts": natural_prompt_scores,
-    "negbench_eval": _labelled_scores(lambda words, gold, pred: negbench_placement(gold, pred)),
+    "long_prompts": long_prompt_scores,
+    "negbench_eval": _labelled_scores(lambda words, gold, pred: {**negbench_placement(gold, pred), **content_split(words, gold, pred)}),
+    "msrvtt_eval": _labelled_scores(content_split),
+    "synthetic_eval": _labelled_scores(content_split),
     "cdsco_test": _labelled_scores(cdsco_scores),
+    "sfu_test": _labelled_scores(cdsco_scores),
+}
+# The real sets: name -> reader of its evaluation part (FileNotFoundError when the shared data is absent).
+REAL_SETS = {
+    "negbench_eval": lambda d: [r for r in read_negbench_voc2007(d) if r["split"] == "eval" and not r["unlocated_objects"]],
+    "msrvtt_eval": lambda d: [r for r in read_msrvtt_captions(d) if r["split"] == "eval" and r["located"]],
+    "synthetic_eval": lambda d: [r for r in read_synthetic_captions(d) if r["split"] == "eval" and r["located"]],
+    "cdsco_test": lambda d: read_cdsco("test", d),
+    "sfu_test": lambda d: read_sfu("test", d),
+    "composed_heldout": lambda d: composed_rows(2000, 0, "heldout", d),
 }
 
 
 def evaluation_sets(num_heldout: int = 2000, seed: int = 0, data_dir=None) -> tuple[dict[str, list[dict]], list[str]]:
     """`({set name: records}, skipped)`: every record has `words`; the real sets are skipped, with a note, when
     their files are absent."""
-    sets = {"synthetic_heldout": generate_records(num_heldout, seed, "heldout"), "natural_prompts": read_natural_prompts()}
+    sets = {"synthetic_heldout": generate_records(num_heldout, seed, "heldout"), "natural_prompts": read_natural_prompts(),
+            "long_prompts": read_long_prompts()}
     skipped = []
-    try:
-        sets["negbench_eval"] = [r for r in read_negbench_voc2007(data_dir) if r["split"] == "eval" and not r["unlocated_objects"]]
-    except FileNotFoundError as error:
-        skipped.append(f"negbench_eval: {error}")
-    try:
-        sets["cdsco_test"] = read_cdsco("test", data_dir)
-    except FileNotFoundError as error:
-        skipped.append(f"cdsco_test: {error}")
+    for name, read in REAL_SETS.items():
+        try:
+            sets[name] = read(data_dir)
+        except FileNotFoundError as error:
+            skipped.append(f"{name}: {error}")
     return sets, skipped
 
 
@@ -106,10 +128,15 @@ def evaluate_head_and_regex(model, tokenizer, num_heldout: int = 2000, seed: int
 
 
 HEADLINE = {
-    "synthetic_heldout": ("exact_match", "content_placement", "negated_f1", "negation_cue_f1"),
-    "negbench_eval": ("negated_placement", "affirmed_placement", "all_placement"),
+    "natural_prompts": ("split_right", "exact_match"),
+    "long_prompts": ("split_right", "set_long_caption_split_right", "set_list_query_split_right", "exact_match"),
+    "negbench_eval": ("split_right",),
+    "msrvtt_eval": ("split_right",),
+    "synthetic_eval": ("split_right",),
     "cdsco_test": ("cue_f1", "scope_token_f1"),
-    "natural_prompts": ("exact_match", "negated_exact_match", "affirmative_exact_match"),
+    "sfu_test": ("cue_f1", "scope_token_f1"),
+    "composed_heldout": ("split_right", "exact_match"),
+    "synthetic_heldout": ("split_right", "exact_match"),
 }
 
 

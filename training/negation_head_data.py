@@ -6,6 +6,9 @@ Sources (all as `words` + `labels` columns, -100 for words the loss ignores):
   data folder is present; its evaluation part is never trained on;
 - *SEM 2012 CD-SCO's training split (fiction) with partial labels mapped to the prompt convention
   (`cdsco_partial_labels`), when the shared data folder is present; its test split is never trained on;
+- negations composed into human captions (`negation_composer`, the captions' training part), every word labelled;
+- NegBench's MSR-VTT and synthetic captions (`negbench_captions`), their training parts, labelled where known;
+- SFU Review's training part (`sfu_review`), mapped to the prompt convention as CD-SCO is;
 - optional shapes-world negated captions, so a head on a shapes-world CLIP knows that world's words.
 """
 
@@ -21,8 +24,11 @@ from modeling_negclip.configuration_negclip import IGNORE_INDEX
 from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
 
 from .negation_captions import sample_negated_caption
+from .negation_composer import composed_rows
 from .negation_data import generate_records
+from .negbench_captions import read_msrvtt_captions, read_synthetic_captions
 from .negation_real_data import read_cdsco, read_negbench_voc2007
+from .sfu_review import read_sfu
 from .shapes_world import affirmative_caption, caption_words, sample_scenes
 from .token_labels import tokenize_and_align
 
@@ -83,6 +89,29 @@ def cdsco_rows(split: str = "train", scope: str = "after_cue", data_dir: str | N
     return [{"words": s["words"], "labels": cdsco_partial_labels(s, scope)} for s in read_cdsco(split, data_dir)]
 
 
+def sfu_rows(scope: str = "after_cue", data_dir: str | None = None) -> list[dict]:
+    """SFU Review's training part with `cdsco_partial_labels` (its test part is never trained on)."""
+    return [{"words": s["words"], "labels": cdsco_partial_labels(s, scope)} for s in read_sfu("train", data_dir)]
+
+
+def negbench_caption_rows(num_synthetic: int | None, seed: int, data_dir: str | None = None) -> list[dict]:
+    """NegBench MSR-VTT and synthetic captions of their training parts whose negated concepts were located; the
+    synthetic ones (about 28,000, very alike) a seeded sample of `num_synthetic` (None: all)."""
+    msrvtt = [r for r in read_msrvtt_captions(data_dir) if r["split"] == "train" and r["located"]]
+    synthetic = [r for r in read_synthetic_captions(data_dir) if r["split"] == "train" and r["located"]]
+    if num_synthetic is not None and num_synthetic < len(synthetic):
+        synthetic = random.Random(f"negclip-negbench-captions-{seed}").sample(synthetic, num_synthetic)
+    return [{"words": r["words"], "labels": r["labels"]} for r in msrvtt + synthetic]
+
+
+def _optional(read) -> list[dict]:
+    """A source's rows, or none where its files are absent."""
+    try:
+        return read()
+    except FileNotFoundError:
+        return []
+
+
 def world_caption_rows(n: int, seed: int) -> list[dict]:
     """Shapes-world negated and affirmative captions with gold labels (true and false captions alike)."""
     rng = random.Random(f"negclip-world-captions-{seed}")
@@ -106,12 +135,16 @@ def build_head_training_set(
     open_vocabulary_rate: float = 0.0,
     num_negbench: int | None = None,
     cdsco_scope: str | None = None,
+    num_composed: int = 0,
+    num_negbench_synthetic: int | None = 0,
+    use_sfu: bool = False,
 ) -> tuple[Dataset, dict[str, int]]:
     """The shuffled union of the sources and how many rows each gave.
 
     `num_negbench` caps the NegBench rows (a seeded sample; None keeps all); `cdsco_scope` adds
-    CD-SCO's training split with that scope mode (None leaves it out). Sources whose files are absent
-    give no rows."""
+    CD-SCO's training split with that scope mode (None leaves it out), and SFU's training part with `use_sfu`;
+    `num_composed` composed captions; `num_negbench_synthetic` caps NegBench's synthetic captions (0 leaves them and
+    MSR-VTT's out). Sources whose files are absent give no rows."""
     parts = {"synthetic": synthetic_rows(num_synthetic, seed, "train", open_vocabulary_rate)}
     if use_negbench:
         try:
@@ -126,6 +159,12 @@ def build_head_training_set(
             parts["cdsco_train"] = cdsco_rows("train", cdsco_scope, data_dir)
         except FileNotFoundError:
             parts["cdsco_train"] = []
+    if num_composed:
+        parts["composed"] = _optional(lambda: composed_rows(num_composed, seed, "train", data_dir))
+    if num_negbench_synthetic != 0:
+        parts["negbench_captions"] = _optional(lambda: negbench_caption_rows(num_negbench_synthetic, seed, data_dir))
+    if use_sfu and cdsco_scope is not None:
+        parts["sfu_train"] = _optional(lambda: sfu_rows(cdsco_scope, data_dir))
     if num_world_captions:
         parts["world_captions"] = world_caption_rows(num_world_captions, seed)
     counts = {name: len(rows) for name, rows in parts.items()}

@@ -113,6 +113,26 @@ def content_word_placement(
     return {"content_placement": right / max(len(words), 1)}
 
 
+def content_split(
+    words: Sequence[Sequence[str]], gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]]
+) -> dict[str, float]:
+    """`split_right`: the fraction of prompts whose every gold-negated content word is predicted negated (so it is in
+    the negated part and not the positive one) and every gold-affirmed content word predicted affirmed (in the
+    positive part, not the negated one). Content words are those outside `NON_CONTENT_WORDS`; words labelled -100
+    or as cues are not counted. This is the measure of a split on real text: it asks what decides CLIP's two
+    encodings, whatever happens to the cue's function words."""
+    if not (len(words) == len(gold) == len(pred)):
+        raise ValueError("words, gold and pred must have one entry per prompt")
+    right = 0
+    for w, g, p in zip(words, gold, pred):
+        right += all(
+            pl == gl
+            for word, gl, pl in zip(w, g, p)
+            if gl in (AFFIRMED, NEGATED) and word_core(word) not in NON_CONTENT_WORDS
+        )
+    return {"split_right": right / max(len(words), 1), "num_prompts": len(words)}
+
+
 def negbench_placement(gold: Sequence[Sequence[int]], pred: Sequence[Sequence[int]]) -> dict[str, float]:
     """Object placement on partially labelled NegBench captions.
 
@@ -172,4 +192,4 @@ def cdsco_scores(
     }
 
 
-__all__ = ["cdsco_scores", "content_word_placement", "negbench_placement", "prompt_exact_match", "split_strings", "word_label_scores"]
+__all__ = ["cdsco_scores", "content_split", "content_word_placement", "negbench_placement", "prompt_exact_match", "split_strings", "word_label_scores"]

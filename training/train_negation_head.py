@@ -92,6 +92,18 @@ class HeadDataArguments:
         metadata={"help": "Add CD-SCO's training split (if present) with this scope mapping ('after_cue' or 'ignore'); "
                           "'none' leaves it out."},
     )
+    num_composed: int = field(
+        default=12000,
+        metadata={"help": "Negations composed into human captions (../shared/data/captions, its training part); 0: none."},
+    )
+    num_negbench_synthetic: int | None = field(
+        default=4000,
+        metadata={"help": "NegBench synthetic captions (a seeded sample of their training part, with MSR-VTT's); 0: "
+                          "neither set, None: all of them."},
+    )
+    use_sfu: bool = field(
+        default=True, metadata={"help": "Add SFU Review's training part (mapped as --cdsco_scope says) if present."}
+    )
     max_train_length: int = field(
         default=40,
         metadata={"help": "Tokens per training prompt (2..77): a batch pads to its longest prompt, and the 1% of "
@@ -172,6 +184,9 @@ def main(argv: list[str] | None = None) -> dict:
         open_vocabulary_rate=data_args.open_vocabulary_rate,
         num_negbench=data_args.num_negbench,
         cdsco_scope=data_args.cdsco_scope,
+        num_composed=data_args.num_composed,
+        num_negbench_synthetic=data_args.num_negbench_synthetic,
+        use_sfu=data_args.use_sfu,
     )
     eval_set = as_word_dataset(synthetic_rows(data_args.num_heldout, data_args.negation_data_seed, "heldout"))
 
