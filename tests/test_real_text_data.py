@@ -167,3 +167,15 @@ def test_content_split_counts_content_words_only():
     gold = [[0, 0, 1, 2, 2], [0, 0, 1, 2, 2]]
     pred = [[0, 0, 1, 0, 2], [0, 2, 1, 2, 2]]  # the article misplaced (right); "dog" negated (wrong)
     assert content_split(words, gold, pred) == {"split_right": 0.5, "num_prompts": 2}
+
+
+def test_cue_gate_passes_every_hand_written_long_prompt(tokenizer):
+    import torch
+
+    from modeling_negclip.negation_cues import DEFAULT_NEGATION_CUE_WORDS, cue_rows, negation_cue_token_ids
+
+    cue_ids = torch.tensor(negation_cue_token_ids(tokenizer, DEFAULT_NEGATION_CUE_WORDS))
+    prompts = [r["prompt"] for r in read_long_prompts()]
+    encoded = tokenizer(prompts, padding=True, return_tensors="pt")
+    passed = cue_rows(encoded["input_ids"], encoded["attention_mask"], cue_ids)
+    assert passed.all(), [p for p, ok in zip(prompts, passed) if not ok]

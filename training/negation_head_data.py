@@ -89,9 +89,14 @@ def cdsco_rows(split: str = "train", scope: str = "after_cue", data_dir: str | N
     return [{"words": s["words"], "labels": cdsco_partial_labels(s, scope)} for s in read_cdsco(split, data_dir)]
 
 
-def sfu_rows(scope: str = "after_cue", data_dir: str | None = None) -> list[dict]:
-    """SFU Review's training part with `cdsco_partial_labels` (its test part is never trained on)."""
-    return [{"words": s["words"], "labels": cdsco_partial_labels(s, scope)} for s in read_sfu("train", data_dir)]
+def sfu_rows(scope: str = "after_cue", data_dir: str | None = None, num_affirmative: int = 2000, seed: int = 0) -> list[dict]:
+    """SFU Review's training part with `cdsco_partial_labels` (its test part is never trained on): every sentence with
+    a negation and a seeded sample of `num_affirmative` of the others (about 11,500, long and alike)."""
+    sentences = read_sfu("train", data_dir)
+    negated = [s for s in sentences if s["negations"]]
+    others = [s for s in sentences if not s["negations"]]
+    others = random.Random(f"negclip-sfu-{seed}").sample(others, min(num_affirmative, len(others)))
+    return [{"words": s["words"], "labels": cdsco_partial_labels(s, scope)} for s in negated + others]
 
 
 def negbench_caption_rows(num_synthetic: int | None, seed: int, data_dir: str | None = None) -> list[dict]:
@@ -164,7 +169,7 @@ def build_head_training_set(
     if num_negbench_synthetic != 0:
         parts["negbench_captions"] = _optional(lambda: negbench_caption_rows(num_negbench_synthetic, seed, data_dir))
     if use_sfu and cdsco_scope is not None:
-        parts["sfu_train"] = _optional(lambda: sfu_rows(cdsco_scope, data_dir))
+        parts["sfu_train"] = _optional(lambda: sfu_rows(cdsco_scope, data_dir, seed=seed))
     if num_world_captions:
         parts["world_captions"] = world_caption_rows(num_world_captions, seed)
     counts = {name: len(rows) for name, rows in parts.items()}

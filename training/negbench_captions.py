@@ -37,6 +37,7 @@ from .negation_vocab import NON_CONTENT_WORDS
 
 MSRVTT_DIR, SYNTHETIC_DIR = "negbench_msrvtt", "negbench_synthetic"
 NEGBENCH_SET_EVAL_FRACTION = 0.25
+_PREDICATE_WORDS = frozenset("is are was were can could appear appears seem seems in present included shown visible found to".split())
 _NEITHER = re.compile(r"\b[Nn]either (.+?) nor (.+)")
 _STEMMER = PorterStemmer()
 _NON_WORD = re.compile(r"^[^\w]+|[^\w]+$")
@@ -60,24 +61,53 @@ def _concept_stems(concept: str) -> list[str]:
     return [stem(w) for w in concept.split() if stem(w) and w.lower() not in NON_CONTENT_WORDS]
 
 
+def _concept_span(stems: list[str], cores: list[str], concept: list[str], taken: set[int]) -> list[int]:
+    """Positions of the first occurrence of a concept's content stems, in order, as one phrase (function words may
+    sit between them: "a cup of coffee"), none of them already taken; [] if there is none."""
+    for start, s in enumerate(stems):
+        if s != concept[0] or start in taken:
+            continue
+        span, k, i = [start], 1, start + 1
+        while k < len(concept) and i < len(stems) and i - span[-1] <= 2:
+            if stems[i] == concept[k] and i not in taken:
+                span.append(i)
+                k += 1
+            elif cores[i] not in NON_CONTENT_WORDS:
+                break
+            i += 1
+        if k == len(concept):
+            return span
+    return []
+
+
 def label_caption(words: list[str], affirmed: list[str], negated: list[str], affirmed_context: str = "") -> tuple[list[int], bool]:
     """(labels, located: every negated concept found and some word affirmed where the caption affirms something):
-    negated concepts' words 2, affirmed concepts' words 0, other content words
+    each occurrence of a negated concept's words 2, of an affirmed concept's words 0 (a concept is found as a phrase,
+    `_concept_span`, so "a vegetable stand" beside "a fish stand" negates only its own "stand"), other content words
     found in `affirmed_context` (a caption of the same image without the negation) 0, the rest -100."""
     stems = [stem(w) for w in words]
+    cores = [_NON_WORD.sub("", w.lower()) for w in words]
     labels = [IGNORE_INDEX] * len(words)
     located = True
-    for concepts, label in ((negated, NEGATED), (affirmed, AFFIRMED)):
+    taken: set[int] = set()
+    for concepts, label in ((affirmed, AFFIRMED), (negated, NEGATED)):
         for concept in concepts:
-            wanted = set(_concept_stems(concept))
-            hits = [i for i, s in enumerate(stems) if s in wanted and labels[i] == IGNORE_INDEX]
+            wanted = _concept_stems(concept)
+            found = False
+            while wanted:
+                span = _concept_span(stems, cores, wanted, taken)
+                if not span:
+                    break
+                found = True
+                taken.update(span)
+                for i in span:
+                    labels[i] = label
             if label == NEGATED:
-                located &= bool(wanted) and wanted <= {stems[i] for i in hits}
-            for i in hits:
-                labels[i] = label
-    context = {stem(w) for w in affirmed_context.split()} - {s for c in negated for s in _concept_stems(c)}
-    for i, (word, s) in enumerate(zip(words, stems)):
-        if labels[i] == IGNORE_INDEX and s in context and _NON_WORD.sub("", word.lower()) not in NON_CONTENT_WORDS:
+                located &= found
+    concept_stems = {s for c in (*affirmed, *negated) for s in _concept_stems(c)}
+    context = {stem(w) for w in affirmed_context.split()} - concept_stems
+    for i, (core, s) in enumerate(zip(cores, stems)):
+        if labels[i] == IGNORE_INDEX and s in context and core not in NON_CONTENT_WORDS:
             labels[i] = AFFIRMED
     located &= AFFIRMED in labels or not (affirmed or affirmed_context)
     return labels, located
@@ -126,6 +156,8 @@ def _neither_objects(caption: str, others: list[str]) -> tuple[str, str] | None:
     held = [{stem(w) for w in other.split()} for other in others]
     width = 0
     while width < len(tail) and (tail[width].lower() in NON_CONTENT_WORDS or all(stem(tail[width]) in h for h in held)):
+        if width and tail[width].lower() in _PREDICATE_WORDS:  # "a lemon | is included in this image"
+            break
         width += 1
         if tail[width - 1][-1:] in ".,;":
             break

@@ -8,7 +8,8 @@ Stages (each in its own folder under `--output_dir`; a finished stage is reused 
 `--force`):
 1. `world/`: held-out scenes for the benchmark and training scenes for the polarity weight;
 2. `base_clip/`: a small CLIP trained from scratch on affirmative captions (skipped with --base_clip);
-3. `negation_head/`: the negation head on the frozen base (synthetic + NegBench + world captions);
+3. `negation_head/`: the negation head on the frozen base (synthetic prompts, negations composed into human captions,
+   NegBench, CD-SCO and SFU Review's training parts, world captions);
 4. `negclip/`: the polarity parameters fitted on world images (or, with `--negbench_images`, on NegBench's
    VOC 2007 questions of its train part) -> the NegCLIP checkpoint + model card;
 5. `conclip/`: the related-work baseline, the base's text encoder fine-tuned with negated hard negatives;
@@ -55,9 +56,9 @@ class QuickstartArguments:
     base_epochs: float = field(default=12.0, metadata={"help": "Epochs of base CLIP training (README: 9, 10 and 12)."})
     num_eval_scenes: int = field(default=1000, metadata={"help": "Held-out scenes of the benchmark."})
     num_polarity_images: int = field(default=2048, metadata={"help": "Images for fitting the polarity weight."})
-    head_num_train: int = field(default=12000, metadata={"help": "Synthetic prompts for the negation head."})
+    head_num_train: int = field(default=8000, metadata={"help": "Synthetic prompts for the negation head."})
     head_world_captions: int = field(default=3000, metadata={"help": "Shapes-world captions for the head."})
-    head_epochs: float = field(default=5.0, metadata={"help": "Epochs of negation head training."})
+    head_epochs: float = field(default=3.0, metadata={"help": "Epochs of negation head training."})
     head_source_layer: int = field(
         default=NegCLIPConfig.negation_head_source_layer,
         metadata={"help": "CLIP text layers run before the head reads their states (0: the token embeddings)."},
