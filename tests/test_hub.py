@@ -62,7 +62,8 @@ def test_trainer_push_to_hub_uploads_checkpoint_code_processor_and_card(tiny_cli
                  "polarity_split.py", "negation_cues.py", "negation_head.py", "tokenizer.json",
                  "processor_config.json", "README.md"):
         assert name in upload["files"], name
-    assert not [f for f in upload["files"] if f.endswith(".bin") and f != "training_args.bin"]
+    assert not [f for f in upload["files"] if f.endswith((".bin", ".pt", ".pth", ".pkl"))]  # no pickle at all
+    assert "training_args.json" in upload["files"]
     assert upload["config"]["auto_map"]["AutoModel"] == "modeling_negclip.NegCLIPModel"
     assert "without" in upload["config"]["negation_cue_words"]  # the script turns the cue gate on
     assert len(upload["config"]["negation_cue_token_ids"]) > 20

@@ -1,7 +1,7 @@
 """Negations composed into real captions: training text with a real caption's length, words and clauses.
 
 A record is a human caption (`caption_bodies`, labelled affirmed word by word) with one or two negation clauses
-put before it, after it or inside it (after its first noun phrase), each negating a list of 1 to 4 noun phrases
+put before it, after it, inside it (after its first noun phrase) or between it and a second caption, each negating a list of 1 to 4 noun phrases
 mined from other captions. The grammar is small and general:
 - a *frame* in the template notation of `negation_data` (`[cue words]`, `{items}` the negated list): verbal and
   existential cues ("[there are no] {items}", "[without] {items}"), nominal and adjectival ones ("[in the absence
@@ -57,6 +57,7 @@ INFIX_FRAMES = (
 )
 SUFFIX_JOINERS = (",", ",", ";", ".", "")
 PREFIX_JOINERS = (",", ",", ".", ";", "as", "while")
+MIDDLE_JOINERS = (",", ";", ".", "and", "while", "as", "and here", "so")
 NO_CUES = ("no", "No", "with no", "but no")  # frames whose cue can repeat before every item
 
 
@@ -121,7 +122,7 @@ def _render_frame(frame: str, article: str, phrases: list[list[str]], rng: rando
                         out.append(("nor", CUE))
                     out.extend((word, NEGATED) for word in item)
                 continue
-            cue = out[-1][0] if out else None
+            cue = out[-1][0].lower() if out else None
             repeat = cue is not None and " ".join(w for w, _ in out[-2:]).endswith(NO_CUES) and rng.random() < 0.5
             out.extend(_render_list(items, cue, repeat, rng))
         else:
@@ -154,7 +155,7 @@ def compose_record(vocabulary: ComposerVocabulary, rng: random.Random) -> dict:
     """One caption with a negation clause before, after or inside it (sometimes two); `words` and `labels`."""
     body = _body(rng.choice(vocabulary.bodies))
     phrases = vocabulary.phrases
-    position = rng.choices(("suffix", "prefix", "infix", "both"), weights=(5, 2, 2, 1))[0]
+    position = rng.choices(("suffix", "prefix", "infix", "both", "middle"), weights=(4, 2, 2, 1, 3))[0]
     out: list[tuple[str, int]] = []
     if position in ("prefix", "both"):
         out = _render_frame(*rng.choice(PREFIX_FRAMES), phrases, rng)
@@ -181,6 +182,20 @@ def compose_record(vocabulary: ComposerVocabulary, rng: random.Random) -> dict:
             out.extend((word, AFFIRMED) for word in body[cut:])
     if position != "infix":
         out.extend((word, AFFIRMED) for word in body)
+    if position == "middle":  # a negation clause between two captions: its scope must stop where the next one starts
+        clause = _render_frame(*rng.choice(SUFFIX_FRAMES), phrases, rng)
+        _attach(out, rng.choice((",", ";", ".")))
+        if out[-1][0].endswith("."):
+            _capitalise(clause)
+        out.extend(clause)
+        joiner = rng.choice(MIDDLE_JOINERS)
+        if joiner in (",", ";", "."):
+            _attach(out, joiner)
+        else:
+            _attach(out, ",")
+            out.extend((word, AFFIRMED) for word in joiner.split())
+        second = _body(rng.choice(vocabulary.bodies))
+        out.extend((word, AFFIRMED) for word in (second if joiner == "." else _lower_first(second)))
     if position in ("suffix", "both"):
         joiner = rng.choice(SUFFIX_JOINERS)
         frame, article = rng.choice(SUFFIX_FRAMES)

@@ -10,10 +10,13 @@ Only the head trains; the saved folder is a NegCLIP checkpoint (remote code, saf
 that loads with `AutoModel.from_pretrained(dir, trust_remote_code=True)`. After training, the head
 and the regex baseline are evaluated on the same held-out data (`evaluate_negation_head`).
 
-The default recipe (5 epochs at 2e-3, batch 128) trains on synthetic prompts whose slots take a word
-of CLIP's long tail 30% of the time (`--open_vocabulary_rate`: a frozen CLIP knows few words, so the
-head must read the frame, not the word), 6,000 NegBench captions (partial labels), CD-SCO's training
-split mapped to the prompt convention (`--cdsco_scope`) and, for a shapes-world CLIP, world captions.
+The default recipe (5 epochs at 2e-3, batch 128; the main job: 3 epochs, 8,000 synthetic prompts) trains on
+synthetic prompts whose slots take a word of CLIP's long tail 30% of the time (`--open_vocabulary_rate`), negations
+composed into human captions (`--num_composed`: the real caption's length, words and clauses, with coordinated lists
+and nominal cues), NegBench's VOC (partial labels), MSR-VTT and synthetic captions (`--num_negbench_synthetic`),
+CD-SCO's and SFU Review's training parts mapped to the prompt convention (`--cdsco_scope`, `--use_sfu`) and, for a
+shapes-world CLIP, world captions. Every real set is read from `--data_dir` (default `../shared/data`) and left out
+where absent; their evaluation parts are never trained on.
 """
 
 from __future__ import annotations
