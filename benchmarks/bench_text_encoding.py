@@ -44,7 +44,7 @@ from benchmarks.common import (
     write_json,
 )
 from modeling_negclip.polarity_split import split_by_tags
-from training.clip_tokenizer import load_clip_tokenizer
+from training.text.clip_tokenizer import load_clip_tokenizer
 
 GOAL_AT_HALF = 1.6
 

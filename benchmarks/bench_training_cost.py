@@ -30,7 +30,7 @@ from benchmarks.common import (
     write_json,
 )
 from modeling_negclip import NegCLIPModel
-from training.clip_tokenizer import load_clip_tokenizer
+from training.text.clip_tokenizer import load_clip_tokenizer
 
 GOAL_PARAMETERS = 0.1  # NegCLIP trainable parameters <= 1/10 of the fine-tune's
 

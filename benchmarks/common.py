@@ -48,7 +48,7 @@ from transformers import CLIPConfig, CLIPModel
 
 from modeling_negclip import NegCLIPModel
 from modeling_negclip.configuration_negclip import AFFIRMED_ID, NEGATED_ID, NEGATION_CUE_ID, NEGATION_HEAD_ENCODERS
-from training.clip_tokenizer import load_clip_tokenizer
+from training.text.clip_tokenizer import load_clip_tokenizer
 
 CONFIG_NAMES = ("tiny", "small", "b32")
 NEGATED_FRACTIONS = (0.0, 0.5, 1.0)
@@ -234,8 +234,11 @@ def head_arguments(model: NegCLIPModel, input_ids: torch.Tensor, attention_mask:
     source = getattr(model.config, "negation_head_source_layer", None)
     output = text_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=source is not None)
     states = output.last_hidden_state if source is None else text_model.final_layer_norm(output.hidden_states[source])
-    if "token_embeddings" in inspect.signature(model.negation_head.forward).parameters:
+    parameters = inspect.signature(model.negation_head.forward).parameters
+    if "token_embeddings" in parameters:
         embeddings = model.clip.text_model.embeddings.token_embedding(input_ids)  # (B, T, H)
+        if "input_ids" in parameters:
+            return states, embeddings, attention_mask, input_ids
         return states, embeddings, attention_mask
     return states, attention_mask
 

@@ -11,7 +11,9 @@ AFFIRMED_ID, NEGATION_CUE_ID, NEGATED_ID = 0, 1, 2
 IGNORE_INDEX = -100  # a token without a label (PyTorch's cross-entropy default): specials, unlabelled words
 NEGATION_HEAD_ENCODERS = ("lstm", "transformer")
 # What a checkpoint saved before each of these fields existed was trained with.
-LEGACY_HEAD_FIELDS = {"negation_head_source_layer": None, "negation_head_encoder": "transformer"}
+LEGACY_HEAD_FIELDS = {
+    "negation_head_source_layer": None, "negation_head_encoder": "transformer", "negation_head_token_embedding_size": 0,
+}
 
 
 class NegCLIPConfig(PretrainedConfig):
@@ -51,6 +53,12 @@ class NegCLIPConfig(PretrainedConfig):
             split run the remaining layers. 0 is the default: on the offline shapes base, a head reading the
             embeddings generalised to unseen prompts better than one reading layer 1 (the project README gives the
             measurements and commands).
+        negation_head_token_embedding_size (`int`, *optional*, defaults to 0):
+            Width of the head's own trainable token embeddings, read beside CLIP's frozen ones (0: none). CLIP's
+            embeddings of a small or narrowly trained CLIP know few words, and a linear map of frozen vectors gives
+            the head little room to learn word classes of real text; its own table costs `vocab_size x` this many
+            parameters (3.2 million at 64, more than the rest of NegCLIP) and a lookup. Off by default: at 64 wide it
+            moved the splitter's figures within a seed's spread (the project's docs/experiments.md).
         negation_cue_words (`list[str]`, *optional*):
             The cue gate: the head reads only prompts holding a token of one of these words; the others are tagged
             all affirmed and score exactly as CLIP scores them. Set it, with `negation_cue_token_ids`, through
@@ -80,6 +88,7 @@ class NegCLIPConfig(PretrainedConfig):
     negation_head_intermediate_size: int | None = None
     negation_head_dropout: float = 0.1
     negation_head_source_layer: int | None = 0
+    negation_head_token_embedding_size: int = 0
     negation_cue_words: list[str] | None = None
     negation_cue_token_ids: list[int] | None = None
     negated_weight_init: float = 1.0
@@ -95,7 +104,8 @@ class NegCLIPConfig(PretrainedConfig):
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs) -> "NegCLIPConfig":
         """`PretrainedConfig.from_dict`; a config saved before a head field existed gets what its head was trained
-        with: `negation_head_source_layer=None` (the last layer) and `negation_head_encoder="transformer"`."""
+        with: `negation_head_source_layer=None` (the last layer), `negation_head_encoder="transformer"` and no token
+        embeddings of its own."""
         config_dict = {**LEGACY_HEAD_FIELDS, **config_dict}
         return super().from_dict(config_dict, **kwargs)
 
@@ -128,6 +138,9 @@ class NegCLIPConfig(PretrainedConfig):
                 "NegCLIPConfig: negation_head_intermediate_size must be None or an int >= 1, got "
                 f"{self.negation_head_intermediate_size!r}"
             )
+        size = self.negation_head_token_embedding_size
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValueError(f"NegCLIPConfig: negation_head_token_embedding_size must be an int >= 0, got {size!r}")
         layers = self.clip_config.text_config.num_hidden_layers
         source = self.negation_head_source_layer
         if source is not None and (not isinstance(source, int) or isinstance(source, bool) or not 0 <= source <= layers):

@@ -425,13 +425,13 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         read = self.negation_cue_rows(input_ids, attention_mask)  # (B,)
         if read_all_prompts or bool(read.all()):
             head_states = text_model.final_layer_norm(states)  # for the last layer: CLIP's last_hidden_state
-            return self.negation_head(head_states, token_embeddings, attention_mask), states, read
+            return self.negation_head(head_states, token_embeddings, attention_mask, input_ids), states, read
         token_logits = states.new_full((*input_ids.shape, self.config.num_labels), -_GATED_OUT_MARGIN)
         token_logits[..., AFFIRMED_ID] = 0.0  # (B, T, 3)
         rows = read.nonzero(as_tuple=True)[0]
         if len(rows):
             head_states = text_model.final_layer_norm(states[rows])
-            head_logits = self.negation_head(head_states, token_embeddings[rows], attention_mask[rows])
+            head_logits = self.negation_head(head_states, token_embeddings[rows], attention_mask[rows], input_ids[rows])
             token_logits = token_logits.index_copy(0, rows, head_logits.to(token_logits.dtype))
         return token_logits, states, read
 

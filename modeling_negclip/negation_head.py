@@ -50,14 +50,17 @@ class NegCLIPNegationHead(nn.Module):
     embedding keeps the token's identity sharp (a small or weakly trained text encoder blurs it), and the
     bidirectional layers (`config.negation_head_encoder`: LSTM or transformer) add the context after it. At source
     layer 0 (the default) the state is the token and position embedding through the final layer norm, and the
-    head's own layers supply all the context.
+    head's own layers supply all the context. With `config.negation_head_token_embedding_size > 0` the head also
+    reads token embeddings of its own, trained with it.
     """
 
     def __init__(self, config: NegCLIPConfig):
         super().__init__()
         clip_hidden, hidden = config.clip_config.text_config.hidden_size, config.negation_head_hidden_size
         self.embedding_norm = nn.LayerNorm(clip_hidden)  # token embeddings are tiny (std ~0.02) next to the states
-        self.input_projection = nn.Linear(2 * clip_hidden, hidden)
+        own = config.negation_head_token_embedding_size
+        self.token_embedding = nn.Embedding(config.clip_config.text_config.vocab_size, own) if own else None
+        self.input_projection = nn.Linear(2 * clip_hidden + own, hidden)
         if config.negation_head_encoder == "lstm":
             self.encoder = NegCLIPBiLSTM(hidden, config.negation_head_layers, config.negation_head_dropout)
         else:
@@ -75,8 +78,16 @@ class NegCLIPNegationHead(nn.Module):
             )
         self.classifier = NegCLIPTokenClassifier(hidden, config.num_labels)
 
-    def forward(self, hidden_states: torch.Tensor, token_embeddings: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        joined = torch.cat([hidden_states, self.embedding_norm(token_embeddings)], dim=-1)  # (B, T, 2H)
+    def forward(
+        self, hidden_states: torch.Tensor, token_embeddings: torch.Tensor, attention_mask: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        parts = [hidden_states, self.embedding_norm(token_embeddings)]
+        if self.token_embedding is not None:
+            if input_ids is None:
+                raise ValueError("this negation head reads its own token embeddings: pass input_ids")
+            parts.append(self.token_embedding(input_ids))
+        joined = torch.cat(parts, dim=-1)  # (B, T, 2H + own)
         states = self.input_projection(joined)  # (B, T, head width)
         states = self.encoder(states, src_key_padding_mask=~attention_mask.bool())  # (B, T, head width)
         return self.classifier(states)  # (B, T, 3)

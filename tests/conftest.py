@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import CLIPConfig, CLIPModel
 
-from training.clip_tokenizer import load_clip_tokenizer
+from training.text.clip_tokenizer import load_clip_tokenizer
 
 TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77)
 TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8)

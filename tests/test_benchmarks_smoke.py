@@ -116,7 +116,7 @@ def test_target_tracker_records_first_crossing_and_stops():
 
 def test_time_to_target_runs_the_fine_tune_against_a_main_job_record(tiny_clip_dir, tmp_path):
     from benchmarks import bench_time_to_target
-    from training.shapes_world import build_world_dataset
+    from training.world.shapes_world import build_world_dataset
 
     quickstart = tmp_path / "quickstart"
     build_world_dataset(12, seed=7, image_size=32).save_to_disk(str(quickstart / "world" / "eval"))

@@ -1,13 +1,13 @@
-"""`training.caption_truth`: which captions hold for which images, on tensors, against `mentions_hold`."""
+"""`training.world.caption_truth`: which captions hold for which images, on tensors, against `mentions_hold`."""
 
 import random
 
 import pytest
 import torch
 
-from training.caption_truth import ANY, PAD, affirmative_truth, caption_truth, mention_codes, object_codes
-from training.negation_captions import caption_is_true, sample_negated_caption
-from training.shapes_world import (
+from training.world.caption_truth import ANY, PAD, affirmative_truth, caption_truth, mention_codes, object_codes
+from training.world.negation_captions import caption_is_true, sample_negated_caption
+from training.world.shapes_world import (
     MAX_OBJECTS,
     Mention,
     Scene,

@@ -3,8 +3,8 @@
 import pytest
 
 from modeling_negclip import NegCLIPModel
-from training.evaluate_negation_head import evaluate_head_and_regex, format_head_table
-from training.natural_prompts import read_natural_prompts
+from training.evaluate_negation_head import REAL_SETS, evaluate_head_and_regex, format_head_table
+from training.text.natural_prompts import read_natural_prompts
 
 
 def test_a_fresh_head_gets_exactly_the_prompts_without_negation(tiny_clip, tokenizer, tmp_path):
@@ -16,14 +16,14 @@ def test_a_fresh_head_gets_exactly_the_prompts_without_negation(tiny_clip, token
     assert (natural["affirmative_exact_match"], natural["negated_exact_match"]) == (1.0, 0.0)
     heldout = results["synthetic_heldout"]["head"]
     assert heldout["negated_recall"] == 0.0 and 0.0 < heldout["content_placement"] < 1.0
-    assert [note.split(":")[0] for note in results["skipped"]] == ["negbench_eval", "cdsco_test"]
+    assert [note.split(":")[0] for note in results["skipped"]] == list(REAL_SETS)
 
 
 def test_table_marks_metrics_that_older_results_lack():
     old = {"synthetic_heldout": {"head": {"exact_match": 0.5, "negated_f1": 0.6, "negation_cue_f1": 0.7},
                                  "regex": {"exact_match": 0.4, "negated_f1": 0.5, "negation_cue_f1": 0.6}}}
     table = format_head_table(old)
-    assert "| synthetic_heldout | content_placement | - | - |" in table
+    assert "| synthetic_heldout | split_right | - | - |" in table
     assert "| synthetic_heldout | exact_match | 0.5000 | 0.4000 |" in table
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import save_fresh_negclip
 from training import evaluate_world
-from training.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset
+from training.world.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset
 
 
 @pytest.fixture()

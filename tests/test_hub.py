@@ -15,7 +15,7 @@ from huggingface_hub import HfApi
 from modeling_negclip import DEFAULT_NEGATION_CUE_WORDS, NegCLIPConfig
 from tests.conftest import save_fresh_negclip
 from training import train_negation_head
-from training.model_card import write_model_card
+from training.sharing.model_card import write_model_card
 
 REPO_ID = "negclip-user/negclip-tiny"
 
@@ -126,7 +126,7 @@ def test_model_card_says_what_the_polarity_fit_saw_and_shows_negbench_on_photos(
 
 def test_polarity_script_push_uploads_negclip_checkpoint_and_card(tiny_clip_dir, tmp_path, hub_calls, monkeypatch):
     from training import train_polarity_weight
-    from training.shapes_world import build_world_dataset
+    from training.world.shapes_world import build_world_dataset
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     head = tmp_path / "head"

@@ -110,12 +110,13 @@ def test_head_reads_clip_states_after_its_source_layer(tiny_clip, tokenizer, sou
     with torch.no_grad():
         _, states = model.get_token_logits(**batch)
         clip_out = tiny_clip.text_model(**batch, output_hidden_states=True)
-    ((head_states, token_embeddings, mask),) = seen
+    ((head_states, token_embeddings, mask, input_ids),) = seen
     expected = clip_out.hidden_states[2 if source_layer is None else source_layer]
     torch.testing.assert_close(states, expected, rtol=0, atol=0)
     expected_head = clip_out.last_hidden_state if source_layer is None else tiny_clip.text_model.final_layer_norm(expected)
     torch.testing.assert_close(head_states, expected_head, rtol=0, atol=0)
     assert torch.equal(token_embeddings, tiny_clip.text_model.embeddings.token_embedding(batch["input_ids"]))
+    assert torch.equal(input_ids, batch["input_ids"])
 
 
 def test_split_prompts_stop_at_the_source_layer(tiny_clip, tokenizer, monkeypatch):
@@ -242,6 +243,8 @@ def test_overlong_prompt_is_truncated_with_a_warning(tiny_clip, tokenizer, monke
         (dict(negation_head_source_layer="1"), "negation_head_source_layer='1'"),
         (dict(negation_head_source_layer=1.0), "negation_head_source_layer=1.0"),
         (dict(negation_head_source_layer=True), "negation_head_source_layer=True"),
+        (dict(negation_head_token_embedding_size=-1), "negation_head_token_embedding_size must be an int >= 0"),
+        (dict(negation_head_token_embedding_size="8"), "negation_head_token_embedding_size"),
     ],
 )
 def test_config_rejects_bad_values(overrides, message):
@@ -273,6 +276,38 @@ def test_a_config_saved_before_the_encoder_field_loads_as_the_transformer_head_i
     ids = torch.tensor([[49406, 320, 2368, 49407]])
     torch.testing.assert_close(loaded.get_token_logits(ids)[0], model.get_token_logits(ids)[0], rtol=0, atol=0)
     assert NegCLIPConfig(clip_config=tiny_clip_config()).negation_head_encoder == "lstm"  # what new models get
+
+
+def test_a_checkpoint_saved_before_own_token_embeddings_loads_without_them(tiny_clip, tmp_path):
+    torch.manual_seed(0)
+    model = NegCLIPModel.from_clip(tiny_clip).eval()
+    assert model.negation_head.token_embedding is None  # off by default
+    with torch.no_grad():
+        model.negation_head.classifier.weight.normal_()
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["negation_head_token_embedding_size"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    loaded = NegCLIPModel.from_pretrained(tmp_path).eval()
+    assert loaded.config.negation_head_token_embedding_size == 0 and loaded.negation_head.token_embedding is None
+    ids = torch.tensor([[49406, 320, 2368, 49407]])
+    torch.testing.assert_close(loaded.get_token_logits(ids)[0], model.get_token_logits(ids)[0], rtol=0, atol=0)
+
+
+def test_the_head_reads_its_own_token_embeddings_and_saves_them(tiny_clip, tmp_path):
+    torch.manual_seed(0)
+    model = NegCLIPModel.from_clip(tiny_clip, negation_head_token_embedding_size=8).eval()
+    with torch.no_grad():
+        model.negation_head.classifier.weight.normal_()
+    ids = torch.tensor([[49406, 320, 2368, 49407]])
+    before = model.get_token_logits(ids)[0]
+    with torch.no_grad():
+        model.negation_head.token_embedding.weight[2368].add_(1.0)
+    after = model.get_token_logits(ids)[0]
+    assert not torch.allclose(before[0, 2], after[0, 2])  # the word's own tag moves with its embedding
+    model.save_pretrained(tmp_path)
+    loaded = NegCLIPModel.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(loaded.get_token_logits(ids)[0], after, rtol=0, atol=0)
 
 
 def test_lstm_head_tags_a_prompt_the_same_however_far_its_batch_is_padded(tiny_clip, tokenizer):

@@ -1,9 +1,9 @@
-"""The hand-written natural prompts (`training.natural_prompts`): a well-formed gold file and an honest scorer."""
+"""The hand-written natural prompts (`training.text.natural_prompts`): a well-formed gold file and an honest scorer."""
 
 import pytest
 
-from training.natural_prompts import natural_prompt_scores, read_natural_prompts
-from training.regex_baseline import regex_word_labels
+from training.text.natural_prompts import natural_prompt_scores, read_natural_prompts
+from training.text.regex_baseline import regex_word_labels
 
 
 def _is_subsequence(part: list[str], words: list[str]) -> bool:

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from training.negation_benchmark_items import (
+from training.world.negation_benchmark_items import (
     MCQ_TYPES,
     build_affirmative_retrieval_items,
     build_mcq_items,
@@ -10,7 +10,7 @@ from training.negation_benchmark_items import (
     build_presence_absence_items,
     build_zero_shot_items,
 )
-from training.negation_captions import (
+from training.world.negation_captions import (
     CUE_WORDS,
     TEMPLATES,
     caption_is_true,
@@ -19,7 +19,7 @@ from training.negation_captions import (
     sample_negated_caption,
     template_kind,
 )
-from training.shapes_world import Mention, Scene, ShapeObject, sample_scenes
+from training.world.shapes_world import Mention, Scene, ShapeObject, sample_scenes
 
 SCENES = sample_scenes(60, seed=11)
 

@@ -1,4 +1,4 @@
-"""Synthetic negation prompts (`training.negation_data`) and word -> BPE label alignment (`training.token_labels`)."""
+"""Synthetic negation prompts (`training.text.negation_data`) and word -> BPE label alignment (`training.text.token_labels`)."""
 
 import csv
 import random
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from training.negation_data import (
+from training.text.negation_data import (
     AFFIRMATIVE_TEMPLATES,
     CSV_COLUMNS,
     NEGATION_TEMPLATES,
@@ -19,8 +19,8 @@ from training.negation_data import (
     render_template,
     templates_for,
 )
-from training.negation_vocab import get_vocabulary, phrase_pattern
-from training.token_labels import IGNORE_INDEX, tokenize_and_align, word_labels_from_tokens
+from training.text.negation_vocab import get_vocabulary, phrase_pattern
+from training.text.token_labels import IGNORE_INDEX, tokenize_and_align, word_labels_from_tokens
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +243,7 @@ def test_prompts_fit_clip_context(tokenizer, train_records):
 
 
 def test_open_vocabulary_fills_train_slots_but_never_with_heldout_words():
-    from training.negation_vocab import NON_CONTENT_WORDS, open_vocabulary
+    from training.text.negation_vocab import NON_CONTENT_WORDS, open_vocabulary
 
     words = open_vocabulary()
     assert len(words) > 10000 and not set(words) & NON_CONTENT_WORDS

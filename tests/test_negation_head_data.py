@@ -1,9 +1,9 @@
-"""Training sources of the negation head (`training.negation_head_data`): CD-SCO mapped to the prompt convention."""
+"""Training sources of the negation head (`training.text.negation_head_data`): CD-SCO mapped to the prompt convention."""
 
 import pytest
 
-from training.negation_head_data import build_head_training_set, cdsco_partial_labels, cdsco_rows
-from training.negation_real_data import default_data_dir
+from training.text.negation_head_data import build_head_training_set, cdsco_partial_labels, cdsco_rows
+from training.text.negation_real_data import default_data_dir
 
 
 def _sentence(words, *negations):

@@ -1,4 +1,4 @@
-"""Readers of the shared NegBench VOC2007 and *SEM 2012 CD-SCO data (`training.negation_real_data`).
+"""Readers of the shared NegBench VOC2007 and *SEM 2012 CD-SCO data (`training.text.negation_real_data`).
 
 Tests on hand-made inputs always run; those on the shared files skip when `../shared/data` is absent.
 """
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from training.negation_real_data import (
+from training.text.negation_real_data import (
     cdsco_word_labels,
     default_data_dir,
     locate_object,
@@ -39,6 +39,7 @@ def negbench(data_dir):
 def test_data_dir_defaults_next_to_the_repo_and_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("NEGCLIP_DATA_DIR", raising=False)
     assert default_data_dir() == Path(__file__).resolve().parents[2] / "shared" / "data"
+    assert (Path(__file__).resolve().parents[1] / "training").is_dir()  # next to the repository, wherever the module sits
     monkeypatch.setenv("NEGCLIP_DATA_DIR", str(tmp_path))
     assert default_data_dir() == tmp_path
     with pytest.raises(FileNotFoundError):

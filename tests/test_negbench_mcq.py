@@ -13,10 +13,10 @@ import torch
 from modeling_negclip import NegCLIPModel
 from tests.conftest import save_fresh_negclip
 from training import evaluate_negbench
-from training.negation_real_data import negbench_split_of
-from training.negbench_mcq import evaluate_negbench as score_questions
-from training.negbench_mcq import read_negbench_questions
-from training.shapes_world import build_world_dataset
+from training.text.negation_real_data import negbench_split_of
+from training.negbench.negbench_mcq import evaluate_negbench as score_questions
+from training.negbench.negbench_mcq import read_negbench_questions
+from training.world.shapes_world import build_world_dataset
 
 COLUMNS = ["image_path", "correct_answer", "caption_0", "caption_1", "caption_2", "caption_3", "correct_answer_template"]
 # (templated captions, rephrased captions, index of the true one, its template)
@@ -128,7 +128,7 @@ def test_refuses_missing_images_and_folders(fake_voc, tmp_path):
 def test_models_share_the_questions(fake_voc, tiny_clip, tiny_clip_dir):
     from transformers import AutoProcessor
 
-    from training.negbench_mcq import evaluate_negbench_models
+    from training.negbench.negbench_mcq import evaluate_negbench_models
 
     images_root, data_dir = fake_voc
     questions = read_negbench_questions(images_root, "all", data_dir=data_dir)
@@ -140,7 +140,7 @@ def test_models_share_the_questions(fake_voc, tiny_clip, tiny_clip_dir):
 def test_choice_collator_gives_each_photo_its_own_four_captions(fake_voc, tiny_clip_dir):
     from transformers import AutoProcessor
 
-    from training.negbench_mcq import NegBenchChoiceCollator
+    from training.negbench.negbench_mcq import NegBenchChoiceCollator
 
     images_root, data_dir = fake_voc
     questions = read_negbench_questions(images_root, "all", data_dir=data_dir)[:3]

@@ -6,7 +6,7 @@ import torch
 from modeling_negclip import NegCLIPModel
 from tests.conftest import rule_tagger, save_fresh_negclip
 from training import train_polarity_weight
-from training.shapes_world import build_world_dataset
+from training.world.shapes_world import build_world_dataset
 
 
 @pytest.fixture()

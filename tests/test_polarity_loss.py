@@ -4,11 +4,11 @@ every choice has exactly one true caption."""
 import pytest
 import torch
 
-from training.clip_tokenizer import load_clip_tokenizer
-from training.negation_benchmark_items import MCQ_PHRASINGS
-from training.shapes_world import Scene, build_world_dataset
+from training.text.clip_tokenizer import load_clip_tokenizer
+from training.world.negation_benchmark_items import MCQ_PHRASINGS
+from training.world.shapes_world import Scene, build_world_dataset
 from training.train_polarity_weight import choice_loss, truth_aware_loss
-from training.world_data import QuestionCollator, all_phrasings, build_clip_processor
+from training.world.world_data import QuestionCollator, all_phrasings, build_clip_processor
 
 
 def world_rows(n, seed=3):

@@ -3,7 +3,7 @@
 import pytest
 
 from training import probe_negated_query
-from training.shapes_world import build_world_dataset
+from training.world.shapes_world import build_world_dataset
 
 
 @pytest.fixture()

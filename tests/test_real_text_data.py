@@ -9,13 +9,13 @@ import random
 import pytest
 
 from modeling_negclip.configuration_negclip import IGNORE_INDEX
-from training.caption_bodies import caption_split_of, has_negation_cue, mine_noun_phrases, read_caption_bodies
-from training.natural_prompts import labels_from_split, parse_annotated, read_long_prompts
-from training.negation_composer import ComposerVocabulary, compose_record
-from training.negation_metrics import content_split
-from training.negation_real_data import default_data_dir
-from training.negbench_captions import label_caption, negbench_set_split_of, read_msrvtt_captions, read_synthetic_captions
-from training.sfu_review import read_sfu, read_sfu_file
+from training.text.caption_bodies import caption_split_of, has_negation_cue, mine_noun_phrases, read_caption_bodies
+from training.text.natural_prompts import labels_from_split, parse_annotated, read_long_prompts
+from training.text.negation_composer import ComposerVocabulary, compose_record
+from training.text.negation_metrics import content_split
+from training.text.negation_real_data import default_data_dir
+from training.text.negbench_captions import label_caption, negbench_set_split_of, read_msrvtt_captions, read_synthetic_captions
+from training.text.sfu_review import read_sfu, read_sfu_file
 
 BODIES = [
     "A man in a blue shirt is riding a bike down the street .".split(),

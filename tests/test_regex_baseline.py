@@ -1,10 +1,10 @@
-"""The regex splitter (`training.regex_baseline`) and the metric functions (`training.negation_metrics`)."""
+"""The regex splitter (`training.text.regex_baseline`) and the metric functions (`training.text.negation_metrics`)."""
 
 import pytest
 
-from training.natural_prompts import read_natural_prompts
-from training.negation_data import generate_records
-from training.negation_metrics import (
+from training.text.natural_prompts import read_natural_prompts
+from training.text.negation_data import generate_records
+from training.text.negation_metrics import (
     cdsco_scores,
     content_word_placement,
     negbench_placement,
@@ -12,7 +12,7 @@ from training.negation_metrics import (
     split_strings,
     word_label_scores,
 )
-from training.regex_baseline import regex_word_labels, split_prompt
+from training.text.regex_baseline import regex_word_labels, split_prompt
 
 
 @pytest.mark.parametrize(
@@ -138,12 +138,14 @@ def test_content_word_placement_ignores_function_words_only():
         content_word_placement(words, gold, [])
 
 
-def test_main_prints_every_set_the_head_is_measured_on(tmp_path, capsys):
-    from training import regex_baseline
+def test_regex_only_prints_every_set_the_head_is_measured_on(tmp_path, capsys):
+    from training import evaluate_negation_head
 
-    results = regex_baseline.main(["--num-heldout", "40", "--data-dir", str(tmp_path / "absent")])
+    results = evaluate_negation_head.main(["--regex-only", "--num-heldout", "40", "--data-dir", str(tmp_path / "absent")])
     printed = capsys.readouterr().out
     assert "| set | metric | regex |" in printed
     assert "| natural_prompts | exact_match |" in printed and "| synthetic_heldout | exact_match |" in printed
-    assert set(results) == {"synthetic_heldout", "natural_prompts", "skipped"}
+    assert "| long_prompts | split_right |" in printed
+    assert set(results) == {"synthetic_heldout", "natural_prompts", "long_prompts", "skipped"}
+    assert len(results["skipped"]) == 6  # every real set, its folder absent
     assert results["natural_prompts"]["regex"]["num_all"] == len(read_natural_prompts())

@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from training.shapes_world import (
+from training.world.shapes_world import (
     COLOURS,
     GRID_CELLS,
     SHAPES,

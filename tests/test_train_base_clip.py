@@ -7,9 +7,9 @@ import pytest
 import torch
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
 
-from training.caption_truth import affirmative_truth
-from training.clip_tokenizer import load_clip_tokenizer
-from training.shapes_world import build_world_dataset, sample_scenes
+from training.world.caption_truth import affirmative_truth
+from training.text.clip_tokenizer import load_clip_tokenizer
+from training.world.shapes_world import build_world_dataset, sample_scenes
 from training.train_base_clip import (
     ClipTrainingArguments,
     DataArguments,
@@ -18,7 +18,7 @@ from training.train_base_clip import (
     main,
     parse_args,
 )
-from training.world_data import WorldCaptionCollator, build_clip_processor
+from training.world.world_data import WorldCaptionCollator, build_clip_processor
 
 TINY_ARGS = [
     "--num_train_scenes", "32", "--image_size", "32", "--patch_size", "8", "--projection_dim", "16",

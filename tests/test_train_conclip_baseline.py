@@ -10,10 +10,10 @@ from torch.nn import functional as F
 from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
 
 from training import train_conclip_baseline
-from training.clip_tokenizer import load_clip_tokenizer
+from training.text.clip_tokenizer import load_clip_tokenizer
 from training.contrastive import clip_contrastive_loss
-from training.negation_captions import caption_is_true
-from training.shapes_world import Mention, Scene, ShapeObject, build_world_dataset, render_scene, sample_scenes
+from training.world.negation_captions import caption_is_true
+from training.world.shapes_world import Mention, Scene, ShapeObject, build_world_dataset, render_scene, sample_scenes
 from training.train_base_clip import ModelArguments, build_clip_config
 from training.train_conclip_baseline import (
     COST_FILE_NAME,
@@ -23,7 +23,7 @@ from training.train_conclip_baseline import (
     conclip_loss,
     main,
 )
-from training.world_data import HardNegativeCollator, build_clip_processor, false_affirmative_caption
+from training.world.world_data import HardNegativeCollator, build_clip_processor, false_affirmative_caption
 
 NEGATION_WORDS = {"no", "not", "without", "neither", "nor", "isn't"}
 

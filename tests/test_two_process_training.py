@@ -14,7 +14,7 @@ from transformers import CLIPModel
 
 from modeling_negclip import NegCLIPModel
 from tests.test_train_base_clip import TINY_ARGS as TINY_BASE_ARGS
-from training.shapes_world import build_world_dataset
+from training.world.shapes_world import build_world_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_WORLD = ["--num_train_scenes", "32", "--num_eval_scenes", "8", "--num_zero_shot_images", "8"]

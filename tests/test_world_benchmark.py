@@ -9,10 +9,10 @@ from transformers.models.clip.image_processing_pil_clip import CLIPImageProcesso
 
 from modeling_negclip import NegCLIPModel
 from tests.conftest import rule_tagger, tiny_clip_config
-from training.negation_benchmark_items import build_object_presence_items
-from training.negation_captions import caption_is_true
-from training.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset, scenes_from_dataset
-from training.world_benchmark import (
+from training.world.negation_benchmark_items import build_object_presence_items
+from training.world.negation_captions import caption_is_true
+from training.world.shapes_world import DEFAULT_EVAL_SEED, build_world_dataset, scenes_from_dataset
+from training.world.world_benchmark import (
     TIE,
     TextImageScorer,
     build_benchmark_items,
@@ -23,7 +23,7 @@ from training.world_benchmark import (
     retrieval_metrics,
     strict_argmax,
 )
-from training.world_report import flatten_metrics, format_table, write_report
+from training.world.world_report import flatten_metrics, format_table, write_report
 
 SIZES = dict(num_negated_queries=20, num_affirmative_queries=20)
 RESULT_KEYS = {"mcq", "retrieval_negated", "presence", "absence", "affirmative", "object_presence"}
@@ -84,7 +84,7 @@ def test_fresh_negclip_scores_exactly_as_clip(results):
 def test_negated_query_presence_reads_the_adapted_concept(models, processor, dataset, tokenizer, monkeypatch):
     """NegCLIP's negated query of a concept is CLIP's embedding of the bare words ("red circle") until the
     adapter moves it."""
-    from training.world_benchmark import TextImageScorer
+    from training.world.world_benchmark import TextImageScorer
 
     images, scenes = list(dataset["image"]), scenes_from_dataset(dataset)
     items = build_object_presence_items(scenes)

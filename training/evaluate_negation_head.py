@@ -1,6 +1,7 @@
 """The negation head beside the regex baseline, on the same held-out data.
 
     python -m training.evaluate_negation_head --model outputs/quickstart/negclip [--no-cue-gate]
+    python -m training.evaluate_negation_head --regex-only          # the regex baseline alone
 
 - synthetic held-out split (templates and nouns never trained on): word-label F1, prompt-level
   exact match of the positive and negated strings, and content-word placement (function words aside);
@@ -23,9 +24,9 @@ import json
 
 import torch
 
-from .negation_composer import composed_rows
-from .negation_data import generate_records
-from .negation_metrics import (
+from .text.negation_composer import composed_rows
+from .text.negation_data import generate_records
+from .text.negation_metrics import (
     cdsco_scores,
     content_split,
     content_word_placement,
@@ -33,12 +34,12 @@ from .negation_metrics import (
     prompt_exact_match,
     word_label_scores,
 )
-from .natural_prompts import long_prompt_scores, natural_prompt_scores, read_long_prompts, read_natural_prompts
-from .negbench_captions import read_msrvtt_captions, read_synthetic_captions
-from .negation_real_data import read_cdsco, read_negbench_voc2007
-from .sfu_review import read_sfu
-from .regex_baseline import regex_labels_batch
-from .token_labels import tokenize_and_align, word_labels_from_tokens
+from .text.natural_prompts import long_prompt_scores, natural_prompt_scores, read_long_prompts, read_natural_prompts
+from .text.negbench_captions import read_msrvtt_captions, read_synthetic_captions
+from .text.negation_real_data import read_cdsco, read_negbench_voc2007
+from .text.sfu_review import read_sfu
+from .text.regex_baseline import regex_labels_batch
+from .text.token_labels import tokenize_and_align, word_labels_from_tokens
 
 
 @torch.no_grad()
@@ -161,7 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
     from transformers import AutoModel, AutoTokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="NegCLIP checkpoint dir or Hub id")
+    parser.add_argument("--model", help="NegCLIP checkpoint dir or Hub id (required unless --regex-only)")
+    parser.add_argument("--regex-only", action="store_true", help="score the regex baseline alone, no model")
     parser.add_argument("--num-heldout", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)
@@ -169,14 +171,24 @@ def main(argv: list[str] | None = None) -> dict:
                         help="turn the checkpoint's cue gate off: the head tags every prompt")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
+    if args.regex_only:
+        results = evaluate_predictors({"regex": regex_labels_batch}, args.num_heldout, args.seed, args.data_dir)
+        print(format_head_table(results, predictors=("regex",)))
+        return _write(results, args.out)
+    if not args.model:
+        parser.error("--model is required unless --regex-only")
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True)
     tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
     if args.no_cue_gate:
         model.set_negation_cue_words(tokenizer, None)
     results = evaluate_head_and_regex(model, tokenizer, args.num_heldout, args.seed, args.data_dir)
     print(format_head_table(results))
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
+    return _write(results, args.out)
+
+
+def _write(results: dict, path: str | None) -> dict:
+    if path:
+        with open(path, "w", encoding="utf-8") as handle:
             json.dump(results, handle, indent=2)
     return results
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
-from .negbench_mcq import NEGBENCH_SPLITS, evaluate_negbench, format_negbench_table, read_negbench_questions
-from .world_benchmark import TextImageScorer
+from .negbench.negbench_mcq import NEGBENCH_SPLITS, evaluate_negbench, format_negbench_table, read_negbench_questions
+from .world.world_benchmark import TextImageScorer
 
 
 @dataclass

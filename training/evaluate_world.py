@@ -19,8 +19,8 @@ from pathlib import Path
 from datasets import load_from_disk
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
-from .world_benchmark import evaluate_models
-from .world_report import format_headline_table
+from .world.world_benchmark import evaluate_models
+from .world.world_report import format_headline_table
 
 
 @dataclass

@@ -25,8 +25,8 @@ from transformers import AutoProcessor, CLIPModel, HfArgumentParser
 
 from modeling_negclip.modeling_negclip import negated_query
 
-from .negation_benchmark_items import build_object_presence_items
-from .world_benchmark import TextImageScorer, held_out_images_and_scenes, presence_table_metrics
+from .world.negation_benchmark_items import build_object_presence_items
+from .world.world_benchmark import TextImageScorer, held_out_images_and_scenes, presence_table_metrics
 
 
 @dataclass

@@ -33,12 +33,12 @@ from transformers import AutoProcessor, CLIPModel, HfArgumentParser
 from modeling_negclip import NegCLIPConfig, NegCLIPModel
 from modeling_negclip.configuration_negclip import NEGATION_HEAD_ENCODERS
 
-from .model_card import write_model_card
-from .negbench_mcq import evaluate_negbench_models, format_negbench_table, read_negbench_questions
-from .shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
+from .sharing.model_card import write_model_card
+from .negbench.negbench_mcq import evaluate_negbench_models, format_negbench_table, read_negbench_questions
+from .world.shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
 from .train_base_clip import ModelArguments as BaseModelArguments
-from .world_benchmark import collect_examples, evaluate_models
-from .world_report import format_headline_table, write_report
+from .world.world_benchmark import collect_examples, evaluate_models
+from .world.world_report import format_headline_table, write_report
 
 DONE_FILE = "stage_complete.json"
 

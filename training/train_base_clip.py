@@ -35,11 +35,11 @@ import torch
 from torch.nn import functional as F
 from transformers import CLIPConfig, CLIPModel, CLIPProcessor, HfArgumentParser, Trainer, set_seed
 
-from .caption_truth import affirmative_truth
-from .clip_tokenizer import CLIP_MAX_LENGTH, load_clip_tokenizer
+from .world.caption_truth import affirmative_truth
+from .text.clip_tokenizer import CLIP_MAX_LENGTH, load_clip_tokenizer
 from .contrastive import ClipLoss
-from .negation_captions import sample_negated_caption
-from .shapes_world import (
+from .world.negation_captions import sample_negated_caption
+from .world.shapes_world import (
     COLOURS,
     DEFAULT_EVAL_SEED,
     DEFAULT_IMAGE_SIZE,
@@ -52,7 +52,7 @@ from .shapes_world import (
     with_article,
 )
 from .training_arguments import CpuFallbackTrainingArguments
-from .world_data import CAPTION_MODES, WorldCaptionCollator, build_clip_processor, encode_images_and_texts
+from .world.world_data import CAPTION_MODES, WorldCaptionCollator, build_clip_processor, encode_images_and_texts
 
 logger = logging.getLogger(__name__)
 

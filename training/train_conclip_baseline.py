@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from transformers import AutoProcessor, CLIPModel, set_seed
 
 from .contrastive import gather_features
-from .shapes_world import build_world_dataset
+from .world.shapes_world import build_world_dataset
 from .train_base_clip import (
     ClipTrainingArguments,
     GlobalBatchClipTrainer,
@@ -40,7 +40,7 @@ from .train_base_clip import (
     evaluate_world,
     parse_args,
 )
-from .world_data import HardNegativeCollator
+from .world.world_data import HardNegativeCollator
 
 logger = logging.getLogger(__name__)
 

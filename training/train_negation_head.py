@@ -31,8 +31,8 @@ from transformers import AutoProcessor, HfArgumentParser, set_seed
 from modeling_negclip import NegCLIPConfig, NegCLIPModel
 
 from .evaluate_negation_head import evaluate_head_and_regex, format_head_table
-from .hub import NegCLIPCardTrainer
-from .negation_head_data import (
+from .sharing.hub import NegCLIPCardTrainer
+from .text.negation_head_data import (
     CDSCO_SCOPE_MODES,
     NegationHeadCollator,
     as_word_dataset,
@@ -65,6 +65,10 @@ class HeadModelArguments:
         default=NegCLIPConfig.negation_head_source_layer,
         metadata={"help": "CLIP text layers run before the head reads their states: 0 (embeddings only) up to the "
                           "text layer count (the last layer, CLIP's final states); fewer is cheaper at inference."},
+    )
+    negation_head_token_embedding_size: int = field(
+        default=NegCLIPConfig.negation_head_token_embedding_size,
+        metadata={"help": "Width of the head's own trainable token embeddings beside CLIP's frozen ones (0: none)."},
     )
     negation_cue_gate: bool = field(
         default=True,
@@ -171,6 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
         negation_head_heads=model_args.negation_head_heads,
         negation_head_dropout=model_args.negation_head_dropout,
         negation_head_source_layer=model_args.negation_head_source_layer,
+        negation_head_token_embedding_size=model_args.negation_head_token_embedding_size,
     )
     if model_args.negation_cue_gate:
         model.set_negation_cue_words(processor.tokenizer)

@@ -35,10 +35,10 @@ from transformers import AutoProcessor, HfArgumentParser, set_seed
 
 from modeling_negclip import NegCLIPModel
 
-from .hub import NegCLIPCardTrainer
-from .negbench_mcq import NegBenchChoiceCollator, read_negbench_questions
+from .sharing.hub import NegCLIPCardTrainer
+from .negbench.negbench_mcq import NegBenchChoiceCollator, read_negbench_questions
 from .training_arguments import CpuFallbackTrainingArguments
-from .world_data import QuestionCollator
+from .world.world_data import QuestionCollator
 
 
 def truth_aware_loss(logits_per_image: torch.Tensor, caption_truth: torch.Tensor, image_to_text: bool = True) -> torch.Tensor:

@@ -42,7 +42,8 @@ SUFFIX_FRAMES = (
     ("[not] {items}", "det"), ("[and not] {items}", "det"), ("[there isn't any] {items}", "bare"),
     ("[there aren't any] {items}", "bare"), ("[and it doesn't have] {items}", "det"), ("[no] {items}", "bare"),
     ("[absent from the scene is] {items}", "det"), ("[missing from the picture is] {items}", "det"),
-    ("[with neither] {items}", "neither"), ("[but neither] {items}", "neither"), ("[without even] {items}", "det"), ("[minus] {items}", "det"), ("[with none of] {items}", "det"),
+    ("[with neither] {items}", "neither"), ("[but neither] {items}", "neither"), ("[without even] {items}", "det"),
+    ("[minus] {items}", "det"), ("[with none of] {items}", "det"),
 )
 PREFIX_FRAMES = (
     ("[No] {items} [in sight]", "bare"), ("[There is no] {items}", "bare"), ("[There are no] {items}", "bare"),

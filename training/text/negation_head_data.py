@@ -23,13 +23,13 @@ from datasets import Dataset, Features, Sequence, Value, concatenate_datasets
 from modeling_negclip.configuration_negclip import IGNORE_INDEX
 from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
 
-from .negation_captions import sample_negated_caption
+from ..world.negation_captions import sample_negated_caption
 from .negation_composer import composed_rows
 from .negation_data import generate_records
 from .negbench_captions import read_msrvtt_captions, read_synthetic_captions
 from .negation_real_data import read_cdsco, read_negbench_voc2007
 from .sfu_review import read_sfu
-from .shapes_world import affirmative_caption, caption_words, sample_scenes
+from ..world.shapes_world import affirmative_caption, caption_words, sample_scenes
 from .token_labels import tokenize_and_align
 
 WORD_COLUMNS = ("words", "labels")

@@ -12,9 +12,7 @@ cue, or a word carrying punctuation (included) / a punctuation token (excluded).
 It knows no idioms: "nothing but soup", "not only X but also Y" and "no. 5" get a cue ("not only a
 cat" even a negated "only a cat"), where the gold labels are all affirmed.
 
-`python -m training.regex_baseline` prints its scores on the sets the head is measured on
-(`evaluate_negation_head`): the synthetic HELD-OUT split, the hand-written natural prompts, the
-NegBench evaluation part and CD-SCO test.
+`python -m training.evaluate_negation_head --regex-only` prints its scores on every set the head is measured on.
 """
 
 from __future__ import annotations
@@ -98,26 +96,6 @@ def split_prompt(prompt: str) -> tuple[str, str, list[str]]:
     positive = " ".join(w for w, label in zip(words, labels) if label == AFFIRMED)
     negated = " ".join(w for w, label in zip(words, labels) if label == NEGATED)
     return positive, negated, [w for w, label in zip(words, labels) if label == CUE]
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """Print the baseline's scores on every set the head is evaluated on (`evaluate_negation_head`)."""
-    import argparse
-
-    from .evaluate_negation_head import evaluate_predictors, format_head_table
-
-    parser = argparse.ArgumentParser(description="The regex negation splitter's scores.")
-    parser.add_argument("--num-heldout", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", default=None, help="the shared data folder (default: ../shared/data)")
-    args = parser.parse_args(argv)
-    results = evaluate_predictors({"regex": regex_labels_batch}, args.num_heldout, args.seed, args.data_dir)
-    print(format_head_table(results, predictors=("regex",)))
-    return results
-
-
-if __name__ == "__main__":
-    main()
 
 
 __all__ = ["regex_labels_batch", "regex_word_labels", "split_prompt"]

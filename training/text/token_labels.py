@@ -58,7 +58,7 @@ def tokenize_and_align(
     """Tokenize word lists for CLIP and spread the word labels over their tokens.
 
     Args:
-        tokenizer: a *fast* CLIP tokenizer (`training.clip_tokenizer.load_clip_tokenizer()`).
+        tokenizer: a *fast* CLIP tokenizer (`training.text.clip_tokenizer.load_clip_tokenizer()`).
         words_batch: one list of words per prompt; they are joined by single spaces.
         labels_batch: one label per word (0, 1, 2 or -100), or None to tokenize only.
         max_length: truncation length (CLIP's 77, the end token included).

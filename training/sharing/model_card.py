@@ -10,11 +10,11 @@ from pathlib import Path
 
 from modeling_negclip import NegCLIPModel
 
-from .evaluate_negation_head import format_head_table
-from .negbench_mcq import format_negbench_table
-from .world_report import format_headline_table
+from ..evaluate_negation_head import format_head_table
+from ..negbench.negbench_mcq import format_negbench_table
+from ..world.world_report import format_headline_table
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_cards" / "negclip_template.md"
+TEMPLATE = Path(__file__).resolve().parents[2] / "model_cards" / "negclip_template.md"
 INDEX_METRICS = (("mcq", "negation"), ("mcq", "hybrid"), ("presence", "accuracy"), ("absence", "accuracy"),
                  ("retrieval_negated", "R@1"), ("affirmative", "zero_shot"))
 

@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 from transformers import BatchFeature, CLIPProcessor
 
-from .negation_real_data import read_negbench_voc2007
-from .world_benchmark import TIE, TextImageScorer, choice_predictions
-from .world_data import encode_images_and_texts
-from .world_report import format_table
+from ..text.negation_real_data import read_negbench_voc2007
+from ..world.world_benchmark import TIE, TextImageScorer, choice_predictions
+from ..world.world_data import encode_images_and_texts
+from ..world.world_report import format_table
 
 # NegBench's name of a question's type (its true caption's template) -> the world benchmark's name.
 NEGBENCH_QUESTION_TYPES = {"positive": "affirmation", "negative": "negation", "hybrid": "hybrid"}

@@ -71,7 +71,7 @@ _STRIP = re.compile(r"^[^\w]+|[^\w]+$")
 def default_data_dir() -> Path:
     """`$NEGCLIP_DATA_DIR`, else `<repo>/../shared/data`."""
     env = os.environ.get("NEGCLIP_DATA_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _root(root: str | os.PathLike | None) -> Path:
