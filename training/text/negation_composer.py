@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED, NEGATION_CUE_ID as CUE
 
 from .caption_bodies import DETERMINERS, mine_noun_phrases, read_caption_bodies
+from .negation_vocab import get_vocabulary
 
 # Frames: (template, article) with "bare" items lose a leading "a"/"an" ("no hat"), "det" items keep theirs.
 # "{items}" is the list; a frame may only take one item ("one").
@@ -64,17 +65,41 @@ NO_CUES = ("no", "No", "with no", "but no")  # frames whose cue can repeat befor
 
 @dataclass
 class ComposerVocabulary:
-    """The caption bodies and the noun phrases that fill the negated lists (from the same caption part)."""
+    """The caption bodies and the noun phrases that fill the negated lists (from the same caption part).
+
+    `clean_phrases`, when given, are the mined phrases that end in a known noun: a mined phrase can run into a verb
+    ("two girls play"), which would teach the head that a caption's verb belongs to the negated list, so most items
+    come from them and the rest from all phrases, for the vocabulary's breadth."""
 
     bodies: list[list[str]]
     phrases: list[list[str]]
+    clean_phrases: list[list[str]] | None = None
+    clean_share: float = 0.7
+
+    def phrase(self, rng: random.Random) -> list[str]:
+        if self.clean_phrases and rng.random() < self.clean_share:
+            return rng.choice(self.clean_phrases)
+        return rng.choice(self.phrases)
+
+
+def known_nouns() -> frozenset[str]:
+    """Singular and plural forms of the training vocabulary's nouns (`negation_vocab`, its train split)."""
+    vocabulary = get_vocabulary("train")
+    nouns = set()
+    for pool in vars(vocabulary).values():
+        for item in pool if isinstance(pool, tuple) else ():
+            if hasattr(item, "singular"):
+                nouns.update((item.singular, item.plural))
+    return frozenset(nouns)
 
 
 def composer_vocabulary(split: str = "train", data_dir=None, max_bodies: int | None = None) -> ComposerVocabulary:
     bodies = read_caption_bodies(split, data_dir)
     if max_bodies is not None:
         bodies = bodies[:max_bodies]
-    return ComposerVocabulary(bodies, mine_noun_phrases(bodies))
+    phrases = mine_noun_phrases(bodies)
+    nouns = known_nouns()
+    return ComposerVocabulary(bodies, phrases, [p for p in phrases if p[-1] in nouns])
 
 
 def _item(phrase: list[str], article: str, rng: random.Random) -> list[str]:
@@ -103,14 +128,14 @@ def _render_list(items: list[list[str]], cue: str | None, repeat: bool, rng: ran
     return out
 
 
-def _render_frame(frame: str, article: str, phrases: list[list[str]], rng: random.Random) -> list[tuple[str, int]]:
+def _render_frame(frame: str, article: str, vocabulary: ComposerVocabulary, rng: random.Random) -> list[tuple[str, int]]:
     if article == "one":
         count = 1
     elif article == "neither":
         count = rng.choice((2, 2, 3))
     else:
         count = rng.choice((1, 1, 2, 2, 3, 4))
-    items = [_item(rng.choice(phrases), article, rng) for _ in range(count)]
+    items = [_item(vocabulary.phrase(rng), article, rng) for _ in range(count)]
     out: list[tuple[str, int]] = []
     for part in frame.replace("[", "|[").replace("]", "]|").split("|"):
         part = part.strip()
@@ -155,11 +180,10 @@ def _lower_first(words: list[str]) -> list[str]:
 def compose_record(vocabulary: ComposerVocabulary, rng: random.Random) -> dict:
     """One caption with a negation clause before, after or inside it (sometimes two); `words` and `labels`."""
     body = _body(rng.choice(vocabulary.bodies))
-    phrases = vocabulary.phrases
     position = rng.choices(("suffix", "prefix", "infix", "both", "middle"), weights=(4, 2, 2, 1, 3))[0]
     out: list[tuple[str, int]] = []
     if position in ("prefix", "both"):
-        out = _render_frame(*rng.choice(PREFIX_FRAMES), phrases, rng)
+        out = _render_frame(*rng.choice(PREFIX_FRAMES), vocabulary, rng)
         _capitalise(out)
         joiner = rng.choice(PREFIX_JOINERS)
         if joiner in (",", ".", ";"):
@@ -174,7 +198,7 @@ def compose_record(vocabulary: ComposerVocabulary, rng: random.Random) -> dict:
         if cut is None or body[0].lower() not in DETERMINERS:
             position = "suffix"
         else:
-            clause = _render_frame(*rng.choice(INFIX_FRAMES), phrases, rng)
+            clause = _render_frame(*rng.choice(INFIX_FRAMES), vocabulary, rng)
             if rng.random() < 0.4:
                 body[cut - 1] += ","
                 _attach(clause, ",")
@@ -184,7 +208,7 @@ def compose_record(vocabulary: ComposerVocabulary, rng: random.Random) -> dict:
     if position != "infix":
         out.extend((word, AFFIRMED) for word in body)
     if position == "middle":  # a negation clause between two captions: its scope must stop where the next one starts
-        clause = _render_frame(*rng.choice(SUFFIX_FRAMES), phrases, rng)
+        clause = _render_frame(*rng.choice(SUFFIX_FRAMES), vocabulary, rng)
         _attach(out, rng.choice((",", ";", ".")))
         if out[-1][0].endswith("."):
             _capitalise(clause)
@@ -200,7 +224,7 @@ def compose_record(vocabulary: ComposerVocabulary, rng: random.Random) -> dict:
     if position in ("suffix", "both"):
         joiner = rng.choice(SUFFIX_JOINERS)
         frame, article = rng.choice(SUFFIX_FRAMES)
-        clause = _render_frame(frame, article, phrases, rng)
+        clause = _render_frame(frame, article, vocabulary, rng)
         if joiner:
             _attach(out, joiner)
         if joiner == ".":
