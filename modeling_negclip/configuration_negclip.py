@@ -29,7 +29,7 @@ class NegCLIPConfig(PretrainedConfig):
             The head's sequence layers: `"lstm"` (bidirectional LSTM layers, each direction half the head width,
             with a residual connection and a layer norm around them) or `"transformer"` (bidirectional transformer
             encoder layers). An LSTM reads the prompt in order, which suits scopes that run from a cue to a boundary;
-            on the offline shapes base it generalised to unseen prompts better (the project README gives the
+            on the offline shapes base it generalised to unseen prompts better (the project's docs/experiments.md gives the
             measurements and commands). Checkpoints saved before this field existed had transformer layers and load
             with `"transformer"`.
         negation_head_layers (`int`, *optional*, defaults to 2):
@@ -51,7 +51,7 @@ class NegCLIPConfig(PretrainedConfig):
             field existed were trained on (they load with `None`). A low layer is cheaper: a prompt that is split
             stops there (its positive and negated parts are encoded from scratch), and only the prompts that are not
             split run the remaining layers. 0 is the default: on the offline shapes base, a head reading the
-            embeddings generalised to unseen prompts better than one reading layer 1 (the project README gives the
+            embeddings generalised to unseen prompts better than one reading layer 1 (the project's docs/experiments.md gives the
             measurements and commands).
         negation_head_token_embedding_size (`int`, *optional*, defaults to 0):
             Width of the head's own trainable token embeddings, read beside CLIP's frozen ones (0: none). CLIP's

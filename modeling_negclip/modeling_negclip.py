@@ -408,7 +408,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
 
         Prompts the cue gate keeps from the head (`negation_cue_rows`) get certain "affirmed" scores, uncomputed,
         unless `read_all_prompts` (what training the head does: learning that a cue-less prompt is all affirmed
-        made it better on prompts with cues, as the project README measures)."""
+        made it better on prompts with cues, as the project's docs/experiments.md measures)."""
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
         token_logits, states, _ = self._token_logits_and_read_rows(input_ids, attention_mask, position_ids, read_all_prompts)
         return token_logits, states

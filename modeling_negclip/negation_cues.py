@@ -3,7 +3,7 @@
 Negation cues are a closed class of words ("no", "not", "without", "n't", ...). A prompt holding none of their
 tokens cannot negate anything, so it skips the head, is tagged all affirmed and scores exactly as CLIP scores it:
 that saves the head's cost on affirmative prompts, and stops a head from tagging words of a cue-less prompt
-negated (both measured in the project README). Affixal negation ("unmade", "sleeveless") is out of its reach;
+negated (both measured in the project's docs/experiments.md). Affixal negation ("unmade", "sleeveless") is out of its reach;
 under the prompt convention such a word is a cue with nothing to split off anyway.
 
 Only torch here: this file travels with every checkpoint.

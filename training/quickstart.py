@@ -53,7 +53,7 @@ class QuickstartArguments:
         default=48, metadata={"help": "Side of the rendered images: 32, 48 or 64 (whole 16 px patches of the base CLIP)."}
     )
     num_train_scenes: int = field(default=16000, metadata={"help": "Training scenes for the base CLIP."})
-    base_epochs: float = field(default=12.0, metadata={"help": "Epochs of base CLIP training (README: 9, 10 and 12)."})
+    base_epochs: float = field(default=12.0, metadata={"help": "Epochs of base CLIP training (docs/experiments.md: 10 against 12)."})
     num_eval_scenes: int = field(default=1000, metadata={"help": "Held-out scenes of the benchmark."})
     num_polarity_images: int = field(default=2048, metadata={"help": "Images for fitting the polarity weight."})
     head_num_train: int = field(default=8000, metadata={"help": "Synthetic prompts for the negation head."})

@@ -147,7 +147,7 @@ class DataArguments(WorldDataArguments):
         metadata={
             "help": "Share of fresh captions of multi-object scenes that name only some of the objects, as real "
             "captions do; CLIP then scores an object that is present high, whatever else the image shows, and "
-            "learns which colour goes with which shape (README: 0.5 against 0.75 and 0.9)."
+            "learns which colour goes with which shape (docs/experiments.md: 0.5 against 0.75 and 0.9)."
         },
     )
     skip_false_negatives: bool = field(
@@ -253,7 +253,7 @@ def build_clip_config(model_args: ModelArguments, tokenizer) -> CLIPConfig:
 
 def decoded_rows(dataset) -> list[dict]:
     """The dataset's rows with their images decoded once, for the Trainer to index, rather than a batch's PNG
-    bytes decoded at every step (same rows, order and pixels; the main job's base stage: README, Results)."""
+    bytes decoded at every step (same rows, order and pixels; the main job's base stage)."""
     return [dataset[index] for index in range(len(dataset))]
 
 

@@ -4,7 +4,7 @@
         --output_dir outputs/negation_head
 
 The checkpoint's head reads only prompts holding a negation cue word (`--negation_cue_gate`, on by default; the
-others are tagged affirmed and score as CLIP). It trains on every prompt, which the project README measures.
+others are tagged affirmed and score as CLIP). It trains on every prompt (docs/experiments.md, the cue gate).
 `--clip_model` is any CLIPModel checkpoint (a local dir, or `openai/clip-vit-base-patch32` online).
 Only the head trains; the saved folder is a NegCLIP checkpoint (remote code, safetensors, processor)
 that loads with `AutoModel.from_pretrained(dir, trust_remote_code=True)`. After training, the head

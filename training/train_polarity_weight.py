@@ -18,7 +18,7 @@ no red circle", "no red circle"), and Omni-NegCLIP's presence and absence pairs.
     keeps the scores comparable across images, which retrieval ranks by.
 The image->text direction of the contrastive loss is left out: it pits an image's true caption
 against other images' negated captions, which the negated term rewards for naming absent things, so
-it held `w` small and `t` high, and false captions beat true ones in the questions (README, issue 4).
+it held `w` small and `t` high, and false captions beat true ones in the questions (issue 4).
 Only `w`, `t`, the knee (`v`, `u`), the null positive (the positive embedding of prompts like "no
 blue square", which negate all they name) and the negated-concept adapter `A` (the negated part's embedding `n`
 is scored as `n + A n`; a square matrix, with a learning rate of its own) learn.

@@ -686,7 +686,7 @@ def generate_records(
     saxophone", "a bulgaria that is not fluffy").
 
     `vocabulary_split` (default: `split`) fills the split's templates with the other split's words, to tell
-    apart what unseen templates and unseen nouns each cost a tagger (the project README measures it).
+    apart what unseen templates and unseen nouns each cost a tagger (measured once; git history of the README keeps it).
     """
     if not 0.0 <= open_vocabulary_rate <= 1.0:
         raise ValueError(f"open_vocabulary_rate must be in [0, 1], got {open_vocabulary_rate}")
