@@ -1,6 +1,6 @@
 """Negation-head benchmark: `model.negation_head` alone (its layers + classifier) over precomputed CLIP
 text states (and token embeddings, where the head takes them), in tokens per second, beside CLIP's text
-encoder on the same batch (timed alternately, rules in `common.py`) for scale.
+encoder on the same batch (timed alternately, rules in `benchmarks/__init__.py`) for scale.
 
     python -m benchmarks.bench_head                               # small and b32, batch 1, 32, 256
     python -m benchmarks.bench_head --configs b32 --batch-sizes 256 --width 77 --out head.json
@@ -16,20 +16,17 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import (
+from benchmarks.cli import (
     add_common_arguments,
-    build_models,
     gate_tokenizer,
-    head_arguments,
     head_config,
     judged_ms,
-    make_prompts,
     markdown_table,
-    prompt_width,
     run_benchmark,
-    time_interleaved,
-    tokenize,
 )
+from benchmarks.models import build_models
+from benchmarks.prompts import head_arguments, make_prompts, prompt_width, tokenize
+from benchmarks.timing import time_interleaved
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -69,7 +66,7 @@ def bench_config(config_name: str, args: argparse.Namespace, tokenizer, device: 
             "text_layers": clip.config.text_config.num_hidden_layers,
             "head": head_time.as_dict(),
             "text_encoder": encoder_time.as_dict(),
-            # Rates and the ratio use CPU time on CPU (see common.py), wall time on CUDA.
+            # Rates and the ratio use CPU time on CPU (see benchmarks/__init__.py), wall time on CUDA.
             "head_tokens_per_s": tokens / (head_time.judged_ms / 1e3),
             "text_encoder_tokens_per_s": tokens / (encoder_time.judged_ms / 1e3),
             "head_over_text_encoder": head_time.judged_ms / encoder_time.judged_ms,

@@ -1,5 +1,5 @@
 """Scoring benchmark: a batch of images against as many prompts (`logits_per_image`), `CLIPModel` vs the
-`NegCLIPModel` wrapping the same weights, at 0 / 50 / 100 % negated prompts. Timing rules: `common.py`.
+`NegCLIPModel` wrapping the same weights, at 0 / 50 / 100 % negated prompts. Timing rules: `benchmarks/__init__.py`.
 
     python -m benchmarks.bench_scoring                                  # small: batch 1, 32, 256; b32: 1, 32
     python -m benchmarks.bench_scoring --configs small --batch-sizes 1 32 --out scoring.json
@@ -17,24 +17,24 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import (
-    NEGATED_FRACTIONS,
+from benchmarks.cli import (
     RATIO_COLUMNS,
-    ScriptedNegationTags,
     add_common_arguments,
-    build_models,
     clock_note,
-    comparison,
     gate_tokenizer,
     head_config,
-    make_prompts,
     markdown_table,
+    run_benchmark,
+)
+from benchmarks.models import NEGATED_FRACTIONS, build_models
+from benchmarks.prompts import (
+    ScriptedNegationTags,
+    make_prompts,
     prompt_width,
     rule_tags,
-    run_benchmark,
-    time_interleaved,
     tokenize,
 )
+from benchmarks.timing import comparison, time_interleaved
 
 DEFAULT_BATCH_SIZES = {"tiny": (1, 2), "small": (1, 32, 256), "b32": (1, 32)}
 

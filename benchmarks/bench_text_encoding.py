@@ -1,6 +1,6 @@
 """Text-encoding benchmark: a query set scored against cached image embeddings (retrieval), CLIP's
 `get_text_features` + one product vs NegCLIP's `get_text_polarity_features` + `compute_logits`, at
-0 / 50 / 100 % negated queries. Timing rules: `common.py`.
+0 / 50 / 100 % negated queries. Timing rules: `benchmarks/__init__.py`.
 
     python -m benchmarks.bench_text_encoding                       # small and b32, 256 queries, 1000 images
     python -m benchmarks.bench_text_encoding --configs b32 --queries 64 256 --gallery 100000 --out text.json
@@ -21,28 +21,28 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import (
-    NEGATED_FRACTIONS,
+from benchmarks.cli import (
     RATIO_COLUMNS,
-    ScriptedNegationTags,
     add_common_arguments,
-    build_models,
     clock_note,
-    comparison,
     environment,
     gate_tokenizer,
-    head_arguments,
     head_config,
-    make_prompts,
     markdown_table,
-    prompt_width,
-    rule_tags,
     settings,
     setup_run,
-    time_interleaved,
-    tokenize,
     write_json,
 )
+from benchmarks.models import NEGATED_FRACTIONS, build_models
+from benchmarks.prompts import (
+    ScriptedNegationTags,
+    head_arguments,
+    make_prompts,
+    prompt_width,
+    rule_tags,
+    tokenize,
+)
+from benchmarks.timing import comparison, time_interleaved
 from modeling_negclip.polarity_split import split_by_tags
 from training.text.clip_tokenizer import load_clip_tokenizer
 

@@ -27,9 +27,14 @@ import torch
 from datasets import load_from_disk
 from transformers import AutoProcessor, TrainerCallback
 
-from benchmarks.common import environment, markdown_table, write_json
+from benchmarks.cli import environment, markdown_table, write_json
 from training import train_conclip_baseline
-from training.world.world_benchmark import TextImageScorer, build_benchmark_items, evaluate_scorer, held_out_images_and_scenes
+from training.world.world_benchmark import (
+    TextImageScorer,
+    build_benchmark_items,
+    evaluate_scorer,
+    held_out_images_and_scenes,
+)
 from training.world.world_report import HEADLINE_METRICS, flatten_metrics
 
 GOAL_TIME = 0.2  # NegCLIP time to target <= 1/5 of the fine-tune's

@@ -16,19 +16,18 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import (
-    CONFIG_BUILDERS,
+from benchmarks.cli import (
     add_common_arguments,
-    head_config,
     environment,
-    make_prompts,
+    head_config,
     markdown_table,
     settings,
     setup_run,
-    time_interleaved,
-    tokenize,
     write_json,
 )
+from benchmarks.models import CONFIG_BUILDERS
+from benchmarks.prompts import make_prompts, tokenize
+from benchmarks.timing import time_interleaved
 from modeling_negclip import NegCLIPModel
 from training.text.clip_tokenizer import load_clip_tokenizer
 
@@ -49,7 +48,7 @@ def build_step_functions(
     cue_gate: bool = True,
 ):
     """One optimiser step of each method on the same random CLIP; returns (fns, parameter counts).
-    `head_overrides` sets `NegCLIPConfig` fields (`common.head_config`); `cue_gate` sets the gate with `tokenizer`."""
+    `head_overrides` sets `NegCLIPConfig` fields (`cli.head_config`); `cue_gate` sets the gate with `tokenizer`."""
     torch.manual_seed(seed)
     from transformers import CLIPModel
 

@@ -139,8 +139,11 @@ def test_time_to_target_runs_the_fine_tune_against_a_main_job_record(tiny_clip_d
 
 
 def test_benchmark_models_carry_the_cue_gate_unless_turned_off(tokenizer):
-    from benchmarks.common import build_models
-    from modeling_negclip.negation_cues import DEFAULT_NEGATION_CUE_WORDS, negation_cue_token_ids
+    from benchmarks.models import build_models
+    from modeling_negclip.negation_cues import (
+        DEFAULT_NEGATION_CUE_WORDS,
+        negation_cue_token_ids,
+    )
 
     _, gated = build_models("tiny", torch.device("cpu"), cue_gate_tokenizer=tokenizer)
     assert gated.config.negation_cue_token_ids == negation_cue_token_ids(tokenizer, DEFAULT_NEGATION_CUE_WORDS)
