@@ -64,6 +64,16 @@ def test_trainer_push_to_hub_uploads_checkpoint_code_processor_and_card(tiny_cli
         assert name in upload["files"], name
     assert not [f for f in upload["files"] if f.endswith((".bin", ".pt", ".pth", ".pkl"))]  # no pickle at all
     assert "training_args.json" in upload["files"]
+    tokenizer_config = json.loads((out / "tokenizer_config.json").read_text())
+    assert "max_length" not in tokenizer_config  # a saved max_length makes processor(padding=True) warn
+    import warnings
+
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(out, trust_remote_code=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        processor(text=["a cat", "a dog without a collar"], padding=True, return_tensors="pt")
     assert upload["config"]["auto_map"]["AutoModel"] == "modeling_negclip.NegCLIPModel"
     assert "without" in upload["config"]["negation_cue_words"]  # the script turns the cue gate on
     assert len(upload["config"]["negation_cue_token_ids"]) > 20

@@ -10,6 +10,22 @@ from transformers.trainer import TRAINING_ARGS_NAME
 from .model_card import write_model_card
 
 
+# What a fast tokenizer's last call leaves in its backend and init kwargs, which `save_pretrained` would write into
+# the checkpoint: a saved `max_length` makes every later `processor(text=..., padding=True)` warn.
+_CALL_STATE_KEYS = ("max_length", "truncation_strategy", "stride", "pad_to_multiple_of", "pad_token_type_id")
+
+
+def _reset_call_state(tokenizer) -> None:
+    """Clear the truncation and padding a tokenizer's last call set, so a saved checkpoint loads plain."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return
+    backend.no_truncation()
+    backend.no_padding()
+    for key in _CALL_STATE_KEYS:
+        tokenizer.init_kwargs.pop(key, None)
+
+
 class NegCLIPCardTrainer(Trainer):
     """`Trainer` whose `create_model_card` (called by `push_to_hub`) writes NegCLIP's card, and whose saved folders
     hold the training arguments as JSON (`training_args.json`) instead of the stock pickle `training_args.bin`: a
@@ -22,6 +38,7 @@ class NegCLIPCardTrainer(Trainer):
     card_context: dict = {}
 
     def _save(self, output_dir: str | None = None, state_dict=None):
+        _reset_call_state(getattr(self.processing_class, "tokenizer", self.processing_class))
         super()._save(output_dir, state_dict)
         output_dir = output_dir if output_dir is not None else self.args.output_dir
         pickled = os.path.join(output_dir, TRAINING_ARGS_NAME)
