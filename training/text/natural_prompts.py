@@ -70,13 +70,18 @@ def parse_annotated(text: str) -> tuple[list[str], list[int]]:
     return words, labels
 
 
-def read_long_prompts(path: str | Path = LONG_PROMPTS_FILE) -> list[dict]:
-    """Records with `set`, `prompt`, `words`, `labels` (every word), `positive` and `negated`."""
+def _read_tsv(path: str | Path, what: str) -> tuple[Path, list[dict]]:
+    """(path, rows) of a tab-separated file with a header line; `FileNotFoundError` naming `what` if it is absent."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"long prompts file not found: {path}")
+        raise FileNotFoundError(f"{what} file not found: {path}")
     with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+        return path, list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def read_long_prompts(path: str | Path = LONG_PROMPTS_FILE) -> list[dict]:
+    """Records with `set`, `prompt`, `words`, `labels` (every word), `positive` and `negated`."""
+    path, rows = _read_tsv(path, "long prompts")
     records = []
     for line, row in enumerate(rows, start=2):
         if None in row or not row.get("annotated", "").strip():
@@ -89,9 +94,8 @@ def read_long_prompts(path: str | Path = LONG_PROMPTS_FILE) -> list[dict]:
 
 
 def long_prompt_scores(records: Sequence[dict], pred: Sequence[Sequence[int]]) -> dict[str, float]:
-    """`natural_prompt_scores` plus `split_right` over all prompts and per set."""
-    scores = {**natural_prompt_scores(records, pred),
-              **content_split([r["words"] for r in records], [r["labels"] for r in records], pred)}
+    """`natural_prompt_scores` (with `split_right`, every record being labelled) and `split_right` per set."""
+    scores = natural_prompt_scores(records, pred)
     for name in sorted({r["set"] for r in records}):
         chosen = [k for k, r in enumerate(records) if r["set"] == name]
         part = content_split([records[k]["words"] for k in chosen], [records[k]["labels"] for k in chosen],
@@ -101,12 +105,9 @@ def long_prompt_scores(records: Sequence[dict], pred: Sequence[Sequence[int]]) -
 
 
 def read_natural_prompts(path: str | Path = NATURAL_PROMPTS_FILE) -> list[dict]:
-    """Records with `set`, `prompt`, `words` (whitespace split), `positive` and `negated`."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"natural prompts file not found: {path}")
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+    """Records with `set`, `prompt`, `words` (whitespace split), `labels` (from the two strings), `positive` and
+    `negated`."""
+    path, rows = _read_tsv(path, "natural prompts")
     records = []
     for line, row in enumerate(rows, start=2):
         if None in row or any(row.get(k) is None for k in ("set", "prompt", "positive", "negated")):

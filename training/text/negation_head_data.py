@@ -152,18 +152,12 @@ def build_head_training_set(
     MSR-VTT's out). Sources whose files are absent give no rows."""
     parts = {"synthetic": synthetic_rows(num_synthetic, seed, "train", open_vocabulary_rate)}
     if use_negbench:
-        try:
-            rows = [{"words": r["words"], "labels": r["labels"]} for r in negbench_rows("train", data_dir)]
-        except FileNotFoundError:
-            rows = []
+        rows = _optional(lambda: [{"words": r["words"], "labels": r["labels"]} for r in negbench_rows("train", data_dir)])
         if num_negbench is not None and num_negbench < len(rows):
             rows = random.Random(f"negclip-negbench-{seed}").sample(rows, num_negbench)
         parts["negbench_train"] = rows
     if cdsco_scope is not None:
-        try:
-            parts["cdsco_train"] = cdsco_rows("train", cdsco_scope, data_dir)
-        except FileNotFoundError:
-            parts["cdsco_train"] = []
+        parts["cdsco_train"] = _optional(lambda: cdsco_rows("train", cdsco_scope, data_dir))
     if num_composed:
         parts["composed"] = _optional(lambda: composed_rows(num_composed, seed, "train", data_dir))
     if num_negbench_synthetic != 0:

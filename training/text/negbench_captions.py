@@ -19,7 +19,6 @@ a hash of the video id or image number (`negbench_set_split_of`), is the evaluat
 from __future__ import annotations
 
 import ast
-import csv
 import hashlib
 import os
 import re
@@ -32,7 +31,7 @@ from nltk.stem import PorterStemmer
 from modeling_negclip.configuration_negclip import IGNORE_INDEX
 from modeling_negclip.configuration_negclip import AFFIRMED_ID as AFFIRMED, NEGATED_ID as NEGATED
 
-from .negation_real_data import _root
+from .negation_real_data import _read_csv, _root
 from .negation_vocab import NON_CONTENT_WORDS
 
 MSRVTT_DIR, SYNTHETIC_DIR = "negbench_msrvtt", "negbench_synthetic"
@@ -111,11 +110,6 @@ def label_caption(words: list[str], affirmed: list[str], negated: list[str], aff
             labels[i] = AFFIRMED
     located &= AFFIRMED in labels or not (affirmed or affirmed_context)
     return labels, located
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def _first_caption(cell: str) -> str:
