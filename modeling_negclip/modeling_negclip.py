@@ -19,17 +19,21 @@
    empty-prompt embedding until fitted on images with `w`.
 
 References: CLIP (Radford et al., 2021); NegBench (Alhamoud et al., CVPR 2025); CoN-CLIP (Singh et al., 2024).
-Imports only torch, transformers and sibling files, so checkpoints load with `trust_remote_code=True`.
+Imports only torch, transformers (and safetensors, which transformers requires) and sibling files, so checkpoints
+load with `trust_remote_code=True`.
 """
 
 import json
 import os
+from contextlib import contextmanager
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from torch import nn
-from transformers import CLIPModel, PreTrainedModel
+from transformers import CLIPModel, PreTrainedModel, PreTrainedTokenizerBase
 from transformers import initialization as init
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPooling
@@ -44,9 +48,10 @@ from .configuration_negclip import (
     NegCLIPConfig,
     check_negation_cue_gate,
 )
-from .negation_cues import DEFAULT_NEGATION_CUE_WORDS, cue_rows, negation_cue_token_ids
+from .negation_cues import DEFAULT_NEGATION_CUE_WORDS, cue_rows, fold_typographic_quotes, negation_cue_token_ids
 from .negation_head import NegCLIPNegationHead, NegCLIPTokenClassifier
 from .polarity_split import content_mask, eos_positions, split_by_tags, start_end_ids
+from .prompt_cache import NegCLIPPromptCache, NegCLIPPromptParts
 
 logger = logging.get_logger(__name__)
 
@@ -142,7 +147,11 @@ class NegCLIPOutput(ModelOutput):
 
 @dataclass
 class NegCLIPSplit:
-    """A prompt's split, as strings cut from the prompt itself (original case and spacing)."""
+    """A prompt's split, as strings cut from the prompt itself (original case and spacing).
+
+    positive: what CLIP encodes as the prompt (all of it when nothing is negated); negated: the negated words;
+    cues: the negation cues cut out (empty when nothing is negated: a lone cue, as in "not", stays in `positive`).
+    """
 
     prompt: str
     positive: str
@@ -235,11 +244,19 @@ def _check_checkpoint_dir(path) -> None:
     if model_type != NegCLIPConfig.model_type:
         hint = " (a plain CLIP checkpoint: wrap it with NegCLIPModel.from_clip)" if model_type == "clip" else ""
         raise ValueError(f"'{path}' holds model_type={model_type!r}, not 'negclip'{hint}")
-    files = os.listdir(path)
-    if not any(name.endswith(".safetensors") or name == "model.safetensors.index.json" for name in files):
-        pickles = [name for name in files if name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+    files = sorted(os.listdir(path))
+    weights = [name for name in files if name.endswith(".safetensors")]
+    if not weights and "model.safetensors.index.json" not in files:
+        # Pickled weights by transformers' and PyTorch's names; training_args.bin, optimizer.pt, ... hold no weights.
+        pickles = [name for name in files if name.startswith(("pytorch_model", "model")) and name.endswith((".bin", ".pt", ".pth", ".ckpt"))]
         detail = f"only pickle weights {pickles}, which NegCLIP refuses to unpickle" if pickles else "no weights file"
         raise FileNotFoundError(f"'{path}' has {detail}; expected model.safetensors")
+    for name in weights:
+        try:
+            with safe_open(os.path.join(path, name), framework="pt") as handle:
+                handle.keys()
+        except Exception as error:  # safetensors raises its own error types
+            raise OSError(f"'{os.path.join(path, name)}' is not a readable safetensors file (truncated or corrupt?): {error}") from error
 
 
 class NegCLIPModel(NegCLIPPreTrainedModel):
@@ -266,6 +283,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         self.post_init()
         if config.freeze_clip:
             self.clip.requires_grad_(False)
+        self._frozen_text_cache = None  # see caching_frozen_text
 
     @classmethod
     def from_clip(cls, clip: "CLIPModel | str | os.PathLike", **config_overrides) -> "NegCLIPModel":
@@ -448,8 +466,31 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         Prompts that are not split continue from the head's source layer through CLIP's remaining layers, which
         reproduces `CLIPModel.get_text_features`; the positive and negated parts of split prompts are encoded
         from scratch, one `get_text_features` call per part, each padded only to its own longest row.
+        Within `caching_frozen_text()` each prompt's frozen encoding is computed once (no token logits and no
+        hidden states then).
         """
         attention_mask = self._check_text_inputs(input_ids, attention_mask)
+        if self._frozen_text_cache is not None and not read_all_prompts and position_ids is None:
+            parts = self._frozen_text_cache.lookup(input_ids, attention_mask, self._encode_frozen_parts)
+        else:
+            parts = self._encode_frozen_parts(input_ids, attention_mask, position_ids, read_all_prompts)
+        # A positive part with no content token ("no blue square" -> start, end) takes the learned null positive.
+        null_positive = self.null_positive_embeds.to(parts.positive_embeds.dtype)
+        text_embeds = torch.where((parts.is_split & parts.positive_is_empty)[:, None], null_positive, parts.positive_embeds)
+        rows = parts.is_split.nonzero(as_tuple=True)[0]  # only split rows: a zero row's norm has no gradient
+        negated = negated_query(parts.concept_embeds[rows], self.negated_adapter)
+        negated_embeds = torch.zeros_like(parts.concept_embeds).index_copy(0, rows, negated)
+        last_hidden_state = parts.last_hidden_state
+        return NegCLIPTextOutput(
+            text_embeds=text_embeds,
+            negated_text_embeds=negated_embeds,
+            is_split=parts.is_split,
+            token_logits=parts.token_logits,
+            text_model_output=BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=text_embeds),
+        )
+
+    def _encode_frozen_parts(self, input_ids, attention_mask, position_ids=None, read_all_prompts=False) -> NegCLIPPromptParts:
+        """What the head and the frozen CLIP make of prompts, before any polarity parameter (null positive, adapter)."""
         token_logits, states, read = self._token_logits_and_read_rows(input_ids, attention_mask, position_ids, read_all_prompts)
         if read.any():
             tags = self.tag_tokens(token_logits, input_ids, attention_mask, read_rows=read)
@@ -459,38 +500,43 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
 
         if split is None or not len(split.split_rows):  # nothing split: exactly CLIP's encoding of the whole batch
             text_outputs = self._finish_text_encoding(states, input_ids, attention_mask)
-            return NegCLIPTextOutput(
-                text_embeds=text_outputs.pooler_output,
-                negated_text_embeds=torch.zeros_like(text_outputs.pooler_output),
-                is_split=is_split,
-                token_logits=token_logits,
-                text_model_output=text_outputs,
+            pooled = text_outputs.pooler_output
+            return NegCLIPPromptParts(
+                pooled, torch.zeros_like(pooled), is_split, torch.zeros_like(is_split), token_logits, text_outputs.last_hidden_state
             )
 
         positive = self.clip.get_text_features(input_ids=split.positive_ids, attention_mask=split.positive_mask)
-        negated = self.get_negated_concept_features(split.negated_ids, split.negated_mask)
+        concept = self.clip.get_text_features(input_ids=split.negated_ids, attention_mask=split.negated_mask).pooler_output
         extra = input_ids.shape[1] - split.positive_ids.shape[1]  # >= 0: a packed part is never wider than its prompt
         positive_states = nn.functional.pad(positive.last_hidden_state, (0, 0, 0, extra))  # (S, T, H)
         last_hidden_state = positive_states.new_zeros(*input_ids.shape, positive_states.shape[-1])
         last_hidden_state = last_hidden_state.index_copy(0, split.split_rows, positive_states)  # (B, T, H)
-        text_embeds = positive.pooler_output.new_zeros(input_ids.shape[0], positive.pooler_output.shape[-1])
-        # A positive part with no content token ("no blue square" -> start, end) takes the learned null positive.
-        empty = (split.positive_mask.sum(dim=1) <= 2)[:, None]  # (S, 1)
-        positive_embeds = torch.where(empty, self.null_positive_embeds.to(positive.pooler_output.dtype), positive.pooler_output)
-        text_embeds = text_embeds.index_copy(0, split.split_rows, positive_embeds)  # (B, P)
-        negated_embeds = torch.zeros_like(text_embeds).index_copy(0, split.split_rows, negated)
+        positive_embeds = positive.pooler_output.new_zeros(input_ids.shape[0], positive.pooler_output.shape[-1])
+        positive_embeds = positive_embeds.index_copy(0, split.split_rows, positive.pooler_output)  # (B, P)
+        concept_embeds = torch.zeros_like(positive_embeds).index_copy(0, split.split_rows, concept)
+        positive_is_empty = torch.zeros_like(is_split)
+        positive_is_empty[split.split_rows] = split.positive_mask.sum(dim=1) <= 2  # start and end tokens only
         kept = (~is_split).nonzero(as_tuple=True)[0]
         if len(kept):
             unsplit = self._finish_text_encoding(states[kept], input_ids[kept], attention_mask[kept])
             last_hidden_state = last_hidden_state.index_copy(0, kept, unsplit.last_hidden_state)
-            text_embeds = text_embeds.index_copy(0, kept, unsplit.pooler_output)
-        return NegCLIPTextOutput(
-            text_embeds=text_embeds,
-            negated_text_embeds=negated_embeds,
-            is_split=is_split,
-            token_logits=token_logits,
-            text_model_output=BaseModelOutputWithPooling(last_hidden_state=last_hidden_state, pooler_output=text_embeds),
-        )
+            positive_embeds = positive_embeds.index_copy(0, kept, unsplit.pooler_output)
+        return NegCLIPPromptParts(positive_embeds, concept_embeds, is_split, positive_is_empty, token_logits, last_hidden_state)
+
+    @contextmanager
+    def caching_frozen_text(self):
+        """Within this block each distinct prompt's frozen encoding (the head's split and CLIP's embeddings of its
+        parts) is computed once and reused: a fit of the polarity parameters alone sees the same captions again and
+        again. Refused while CLIP or the head trains: their encodings would go stale."""
+        polarity = {id(p) for p in self.polarity_parameters()}
+        training = [name for name, p in self.named_parameters() if p.requires_grad and id(p) not in polarity]
+        if training:
+            raise ValueError(f"caching_frozen_text needs CLIP and the head frozen; these train: {training[:3]}")
+        self._frozen_text_cache = NegCLIPPromptCache()
+        try:
+            yield self._frozen_text_cache
+        finally:
+            self._frozen_text_cache = None
 
     def get_negated_concept_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(B, P) projected (not normalised) query embeddings of concepts as negated parts are scored: CLIP's text
@@ -541,7 +587,8 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
         interpolate_pos_encoding: bool = False,
         encode_split: bool = True,
         return_dict: bool | None = None,
-    ) -> NegCLIPOutput:
+        image_embeds: torch.FloatTensor | None = None,
+    ) -> NegCLIPOutput | tuple:
         r"""
         token_labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
             Gold token tags (0 affirmed, 1 negation cue, 2 negated, -100 ignored); adds the token loss. The head
@@ -553,11 +600,17 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             `False` computes only the token logits (and the token loss): what training the head needs. Only CLIP's
             first `config.negation_head_source_layer` text layers run. Images cannot be scored then.
 
+        image_embeds (`torch.FloatTensor` of shape `(image_batch_size, projection_dim)`, *optional*):
+            Image embeddings (`get_image_features(...).pooler_output`, e.g. computed once for a frozen CLIP) in place
+            of `pixel_values`; normalised here.
+
         The split always uses the head's own predictions, never `token_labels`, so training sees what
         inference does.
         """
+        if pixel_values is not None and image_embeds is not None:
+            raise ValueError("give pixel_values or image_embeds, not both")
         if not encode_split:
-            if pixel_values is not None:
+            if pixel_values is not None or image_embeds is not None:
                 raise ValueError("encode_split=False gives token logits only; images need the split (encode_split=True)")
             # CLIP's first layers only.
             token_logits, _ = self.get_token_logits(input_ids, attention_mask, position_ids, token_labels is not None)
@@ -568,12 +621,20 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             text_embeds = _normalise(text.text_embeds)
             negated_embeds = _normalise(text.negated_text_embeds)
 
-        image_embeds = vision_outputs = logits_per_text = None
+        vision_outputs = logits_per_text = None
         if pixel_values is not None:
-            if pixel_values.dim() != 4:
-                raise ValueError(f"pixel_values must have shape (batch, channels, height, width), got {tuple(pixel_values.shape)}")
+            if pixel_values.dim() != 4 or pixel_values.shape[0] == 0:
+                raise ValueError(
+                    f"pixel_values must have shape (batch > 0, channels, height, width), got {tuple(pixel_values.shape)}"
+                )
             vision_outputs = self.get_image_features(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding)
-            image_embeds = _normalise(vision_outputs.pooler_output)
+            image_embeds = vision_outputs.pooler_output
+        elif image_embeds is not None:
+            projection_dim = self.config.clip_config.projection_dim
+            if image_embeds.dim() != 2 or image_embeds.shape[0] == 0 or image_embeds.shape[1] != projection_dim:
+                raise ValueError(f"image_embeds must have shape (batch > 0, {projection_dim}), got {tuple(image_embeds.shape)}")
+        if image_embeds is not None:
+            image_embeds = _normalise(image_embeds)
             logits_per_text = self.compute_logits(image_embeds, text_embeds, negated_embeds, text.is_split)
 
         losses = []
@@ -589,7 +650,7 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
                 raise ValueError(f"token_labels shape {tuple(token_labels.shape)} differs from input_ids {tuple(input_ids.shape)}")
             losses.append(token_classification_loss(text.token_logits, token_labels))
 
-        return NegCLIPOutput(
+        output = NegCLIPOutput(
             loss=sum(losses) if losses else None,
             logits_per_image=logits_per_text.t() if logits_per_text is not None else None,
             logits_per_text=logits_per_text,
@@ -601,20 +662,34 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
             text_model_output=text.text_model_output,
             vision_model_output=vision_outputs,
         )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        return output if return_dict else output.to_tuple()
 
     @torch.no_grad()
     def split_prompts(self, texts: list[str], tokenizer) -> list[NegCLIPSplit]:
-        """Each prompt's positive, negated and cue parts as strings, for people and for debugging."""
+        """Each prompt's positive, negated and cue parts as strings, for people and for debugging.
+
+        `tokenizer`: CLIP's fast tokenizer, or a processor holding one. Typographic quotes are read as ASCII ones
+        (see `negation_cues.fold_typographic_quotes`); the parts are cut from the prompt as given."""
         if isinstance(texts, str):
             texts = [texts]
         if not texts:
             raise ValueError("split_prompts needs at least one prompt, got an empty list")
+        if not all(isinstance(text, str) for text in texts):
+            raise TypeError(f"split_prompts needs a list of strings, got {[type(t).__name__ for t in texts][:5]}")
+        tokenizer = _text_tokenizer(tokenizer)
+        if any(_letters_all_non_latin(text) for text in texts):
+            logger.warning_once(
+                "Some prompts have letters but no Latin ones: NegCLIP reads English negation cues only, so they are not split "
+                "and score as plain CLIP scores them."
+            )
         positions = self.config.clip_config.text_config.max_position_embeddings
+        folded = [fold_typographic_quotes(text) for text in texts]
         encoded = tokenizer(
-            list(texts), padding=True, truncation=True, max_length=positions,
+            folded, padding=True, truncation=True, max_length=positions,
             return_offsets_mapping=True, return_overflowing_tokens=False, return_tensors="pt",
         )
-        full_lengths = tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]
+        full_lengths = tokenizer(folded, truncation=False, verbose=False)["input_ids"]
         if any(len(ids) > positions for ids in full_lengths):
             logger.warning_once(f"Some prompts exceed CLIP's {positions} token positions and were truncated, as CLIP does.")
         device = self.negated_weight.device
@@ -631,12 +706,30 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
                 spans[int(tags[row, position])].append(tuple(encoded["offset_mapping"][row, position].tolist()))
             negated = _join_spans(prompt, spans[NEGATED_ID])
             if negated:
-                positive = _join_spans(prompt, spans[AFFIRMED_ID])
-            else:  # scored as CLIP scores the whole (possibly truncated) prompt
+                positive, cues = _join_spans(prompt, spans[AFFIRMED_ID]), _join_spans(prompt, spans[NEGATION_CUE_ID])
+            else:  # not split: scored as CLIP scores the whole (possibly truncated) prompt, a lone cue included
                 offsets = encoded["offset_mapping"][row]
                 positive = prompt[offsets[positions[0], 0] : offsets[positions[-1], 1]] if positions else ""
-            splits.append(NegCLIPSplit(prompt, positive, negated, _join_spans(prompt, spans[NEGATION_CUE_ID])))
+                cues = ""
+            splits.append(NegCLIPSplit(prompt, positive, negated, cues))
         return splits
+
+
+def _text_tokenizer(tokenizer):
+    """The tokenizer itself, or a processor's; a clear error for anything else."""
+    tokenizer = getattr(tokenizer, "tokenizer", tokenizer)  # a CLIPProcessor holds its tokenizer
+    if not isinstance(tokenizer, PreTrainedTokenizerBase) or not tokenizer.is_fast:
+        raise TypeError(
+            f"split_prompts needs CLIP's fast tokenizer (or a processor holding one), got {type(tokenizer).__name__}; "
+            "load it with AutoProcessor.from_pretrained(checkpoint, trust_remote_code=True)"
+        )
+    return tokenizer
+
+
+def _letters_all_non_latin(text: str) -> bool:
+    """True for a prompt written in another script ("一只猫"): it has letters, none of them Latin."""
+    letters = [char for char in text if char.isalpha()]
+    return bool(letters) and not any("LATIN" in unicodedata.name(char, "") for char in letters)
 
 
 def negated_query(embeds: torch.Tensor, adapter: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,18 @@ Only torch here: this file travels with every checkpoint.
 
 import torch
 
+# Typographic quotes folded to ASCII before tokenizing, as OpenAI CLIP's own tokenizer does (ftfy.fix_text's
+# uncurl_quotes): "isn’t" (U+2019, what phones and word processors type) must split as "isn't" does. One character
+# for one, so offsets into the folded text are offsets into the prompt.
+TYPOGRAPHIC_SINGLE_QUOTES = "\u02bc\u2018\u2019\u201a\u201b"
+TYPOGRAPHIC_DOUBLE_QUOTES = "\u201c\u201d\u201e\u201f"
+_ASCII_QUOTES = str.maketrans({**dict.fromkeys(TYPOGRAPHIC_SINGLE_QUOTES, "'"), **dict.fromkeys(TYPOGRAPHIC_DOUBLE_QUOTES, '"')})
+
+
+def fold_typographic_quotes(text: str) -> str:
+    """`text` with typographic quotes and apostrophes replaced by ASCII ones, character for character."""
+    return text.translate(_ASCII_QUOTES)
+
 # Cue words of the constructions the head is trained on, plus standard lexicon entries (NegEx-style). Stems of
 # "n't" contractions are listed too, for a typographic apostrophe ("isn’t") that CLIP's BPE splits differently.
 DEFAULT_NEGATION_CUE_WORDS = (

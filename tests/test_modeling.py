@@ -469,3 +469,49 @@ def test_half_precision_splits_alike_and_scores_within_rounding(tiny_clip, token
     assert out.is_split.tolist() == expected.is_split.tolist() and out.is_split.any()
     scale = tiny_clip.logit_scale.exp().item()  # logits are scale x cosine: compare cosines to 2 decimals
     torch.testing.assert_close(out.logits_per_image.float() / scale, expected.logits_per_image / scale, rtol=0, atol=2e-2)
+
+
+def test_image_embeds_score_as_the_pixels_they_come_from(tiny_clip, tokenizer, pixels, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    inputs = tokenizer(["a street without cars", "a dog"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        from_pixels = model(**inputs, pixel_values=pixels).logits_per_image
+        embeds = model.get_image_features(pixels).pooler_output
+        from_embeds = model(**inputs, image_embeds=embeds).logits_per_image
+    torch.testing.assert_close(from_embeds, from_pixels)
+    with pytest.raises(ValueError, match="not both"):
+        model(**inputs, pixel_values=pixels, image_embeds=embeds)
+    with pytest.raises(ValueError, match=r"image_embeds must have shape \(batch > 0, 16\)"):
+        model(**inputs, image_embeds=embeds[:, :8])
+
+
+def test_cached_frozen_text_scores_and_trains_as_uncached(tiny_clip, tokenizer, pixels, monkeypatch):
+    model = wrap(tiny_clip, tokenizer, monkeypatch)
+    model.requires_grad_(False)
+    for parameter in model.polarity_parameters():
+        parameter.requires_grad_(True)
+    with torch.no_grad():
+        model.negated_adapter.normal_(std=0.1)
+    texts = ["a street without cars", "no dog", "a dog", "a street without cars"]
+    inputs = tokenizer(texts, padding=True, return_tensors="pt")
+
+    def scores_and_grads():
+        model.zero_grad()
+        logits = model(**inputs, pixel_values=pixels[:1]).logits_per_image
+        logits.sum().backward()
+        return logits.detach(), [p.grad.clone() for p in model.polarity_parameters()]
+
+    expected, expected_grads = scores_and_grads()
+    with model.caching_frozen_text() as cache:
+        first, grads = scores_and_grads()
+        again, _ = scores_and_grads()  # every prompt from the cache now
+        assert (len(cache), cache.misses, cache.hits) == (3, 3, 5)
+    torch.testing.assert_close(first, expected)
+    torch.testing.assert_close(again, expected)
+    for got, want in zip(grads, expected_grads):
+        torch.testing.assert_close(got, want)
+    assert model._frozen_text_cache is None  # off again after the block
+    model.negation_head.requires_grad_(True)
+    with pytest.raises(ValueError, match="CLIP and the head frozen"):
+        with model.caching_frozen_text():
+            pass

@@ -49,6 +49,14 @@ def test_adapter_false_keeps_clip_embedding_of_the_negated_part(fit):
     assert {"negated_weight", "negated_threshold"} <= moved(before, fitted)
 
 
+def test_cached_fit_ends_at_the_uncached_fit_s_parameters(fit):
+    _, cached = fit("--max_steps", "4")
+    _, uncached = fit("--max_steps", "4", "--cache_frozen_embeddings", "false")
+    for p, q in zip(cached.polarity_parameters(), uncached.polarity_parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(cached.negated_adapter, torch.zeros_like(cached.negated_adapter))
+
+
 def test_adapter_learning_rate_is_its_own(fit):
     _, slow = fit("--adapter_learning_rate", "1e-5")
     assert 0 < slow.negated_adapter.abs().max().item() <= 2.5e-5

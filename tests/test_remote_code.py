@@ -186,3 +186,25 @@ def test_checkpoint_without_the_adapter_scores_as_it_did(checkpoint, tmp_path):
     finally:
         loading_logger.removeHandler(handler)
     assert not any("negated_adapter" in message for message in warnings)  # no "newly initialized" report
+
+
+LOAD_TOKENIZER_AND_PROCESSOR = """
+import sys
+from transformers import AutoProcessor, AutoTokenizer
+tokenizer = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)
+processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
+assert tokenizer("isn\\u2019t")["input_ids"] == tokenizer("isn't")["input_ids"]
+processor(text=["a cat", "a dog without a hat"], padding=True)
+print(type(tokenizer).__name__, type(processor).__name__)
+"""
+
+
+def test_tokenizer_and_processor_load_with_no_prompt_and_no_warning(checkpoint, tmp_path):
+    """As a user loads them, in a fresh process with stdin closed: nothing waits for an answer, nothing warns."""
+    _, _, path = checkpoint
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", LOAD_TOKENIZER_AND_PROCESSOR, str(path)], cwd=tmp_path, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["TokenizersBackend", "CLIPProcessor"]
+    assert done.stderr == ""

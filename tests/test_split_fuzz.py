@@ -77,3 +77,35 @@ def test_split_by_tags_partitions_content_tokens_in_order(data):
         assert negated[1:-1] == [t for t, g in zip(tokens, row_tags) if g == 2]
         assert negated[1:-1] and is_subsequence(positive[1:-1], tokens)
     assert is_split.tolist() == [bool(((tags[r] == 2) & content[r]).any()) for r in range(rows)]
+
+
+ASCII_TO_TYPOGRAPHIC = {"'": "\u2018\u2019\u02bc\u201a\u201b", '"': "\u201c\u201d\u201e\u201f"}
+quoted_texts = st.lists(
+    st.one_of(st.sampled_from(NEGATION_WORDS + ["cat", "dog's", "red", "hat", "isn't", "don't"]), st.sampled_from(["'", '"'])),
+    min_size=1, max_size=12,
+).map(" ".join)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompt=quoted_texts, data=st.data())
+def test_typographic_quotes_split_and_score_as_ascii_ones(prompt, data, tokenizer, random_head_model):
+    typographic = "".join(data.draw(st.sampled_from(ASCII_TO_TYPOGRAPHIC[c])) if c in ASCII_TO_TYPOGRAPHIC else c for c in prompt)
+    fold = str.maketrans({c: a for a, cs in ASCII_TO_TYPOGRAPHIC.items() for c in cs})
+    model = random_head_model
+    ascii_split, typographic_split = model.split_prompts([prompt, typographic], tokenizer)
+    for part in ("positive", "negated", "cues"):
+        assert getattr(typographic_split, part).translate(fold) == getattr(ascii_split, part)
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        scores = model(**tokenizer([prompt, typographic], padding=True, return_tensors="pt"), pixel_values=pixels).logits_per_text
+    torch.testing.assert_close(scores[0], scores[1], rtol=0, atol=1e-5)  # same ids: rounding across batch rows only
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompt=st.text(st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Zs"]), min_size=1, max_size=80))
+def test_no_printable_unicode_prompt_crashes_scoring(prompt, tokenizer, random_head_model):
+    pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = random_head_model(**tokenizer([prompt], return_tensors="pt"), pixel_values=pixels)
+    assert torch.isfinite(out.logits_per_image).all()
+    random_head_model.split_prompts([prompt], tokenizer)

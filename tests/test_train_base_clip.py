@@ -2,6 +2,7 @@
 
 import json
 import random
+import re
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ from training.train_base_clip import (
     main,
     parse_args,
 )
-from training.world.world_data import WorldCaptionCollator, build_clip_processor
+from training.world.world_data import CLIP_PROMPT_TEMPLATES, WorldCaptionCollator, build_clip_processor
 
 TINY_ARGS = [
     "--num_train_scenes", "32", "--image_size", "32", "--patch_size", "8", "--projection_dim", "16",
@@ -74,6 +75,7 @@ def test_arguments_load_from_json(tmp_path):
         ["--remove_unused_columns", "true"],
         ["--partial_caption_prob", "1.5"],
         ["--caption_mode", "fixed", "--partial_caption_prob", "0"],  # a fixed caption's mentions are unknown
+        ["--prompt_template_prob", "-0.1"],
     ],
 )
 def test_parser_rejects_bad_values(tmp_path, bad):
@@ -125,6 +127,19 @@ def test_partial_captions_name_a_proper_part_of_multi_object_scenes():
         WorldCaptionCollator(processor, partial_caption_prob=2.0)
     with pytest.raises(ValueError, match="fresh"):
         WorldCaptionCollator(processor, caption_mode="fixed", partial_caption_prob=0.5)
+
+
+def test_prompt_frames_wrap_a_share_of_fresh_captions_and_keep_what_they_name():
+    processor = build_clip_processor(load_clip_tokenizer(), 32)
+    dataset = build_world_dataset(64, seed=5, image_size=32)
+    rows = [{**row, "image": image} for row, image in zip(dataset.to_list(), dataset["image"])]
+    framed = WorldCaptionCollator(processor, seed=0, prompt_template_prob=1.0).captions(rows)
+    frames = [re.compile(re.escape(t).replace(re.escape("{}"), "(.+)")) for t in CLIP_PROMPT_TEMPLATES]
+    assert all(any(f.fullmatch(caption) for f in frames) for caption in framed)
+    some = WorldCaptionCollator(processor, seed=0, prompt_template_prob=0.25).captions(rows)
+    assert 0 < sum(c.endswith(".") for c in some) < len(some)
+    with pytest.raises(ValueError, match="fresh"):
+        WorldCaptionCollator(processor, caption_mode="fixed", prompt_template_prob=0.5)
 
 
 def test_collator_codes_give_each_caption_its_truth():

@@ -24,6 +24,7 @@ import json
 
 import torch
 
+from .sharing.model_paths import check_model_path
 from .text.negation_composer import composed_rows
 from .text.negation_data import generate_records
 from .text.negation_metrics import (
@@ -177,6 +178,10 @@ def main(argv: list[str] | None = None) -> dict:
         return _write(results, args.out)
     if not args.model:
         parser.error("--model is required unless --regex-only")
+    try:
+        check_model_path(args.model)
+    except OSError as error:
+        parser.error(str(error))
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True)
     tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
     if args.no_cue_gate:

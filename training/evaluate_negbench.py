@@ -18,6 +18,7 @@ from pathlib import Path
 from transformers import AutoModel, AutoProcessor, HfArgumentParser
 
 from .negbench.negbench_mcq import NEGBENCH_SPLITS, evaluate_negbench, format_negbench_table, read_negbench_questions
+from .sharing.model_paths import check_model_path
 from .world.world_benchmark import TextImageScorer
 
 
@@ -35,6 +36,8 @@ class EvaluateNegBenchArguments:
 
 def main(argv: list[str] | None = None) -> dict:
     (args,) = HfArgumentParser(EvaluateNegBenchArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
+    for name in args.models:
+        check_model_path(name)
     questions = read_negbench_questions(args.images_root, args.split, args.source, args.data_dir, args.num_questions)
     results = {}
     for name in args.models:

@@ -10,12 +10,18 @@ import argparse
 
 from transformers import AutoModel, AutoTokenizer
 
+from .sharing.model_paths import check_model_path
+
 
 def main(argv: list[str] | None = None) -> list:
     parser = argparse.ArgumentParser(description="Split prompts into positive and negated parts with a NegCLIP model.")
     parser.add_argument("--model", required=True, help="NegCLIP checkpoint dir or Hub id")
     parser.add_argument("prompts", nargs="+", help="prompts to split")
     args = parser.parse_args(argv)
+    try:
+        check_model_path(args.model)
+    except OSError as error:
+        parser.error(str(error))
     model = AutoModel.from_pretrained(args.model, trust_remote_code=True)
     tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=True)
     splits = model.split_prompts(args.prompts, tokenizer)

@@ -150,6 +150,13 @@ class DataArguments(WorldDataArguments):
             "learns which colour goes with which shape (docs/experiments.md: 0.5 against 0.75 and 0.9)."
         },
     )
+    prompt_template_prob: float = field(
+        default=0.25,
+        metadata={
+            "help": "Share of fresh captions put in a CLIP prompt frame (\"a photo of {}.\", \"This is a photo of {}.\", ...), "
+            "as a real CLIP has read them: the zero-shot pipeline puts every label in one."
+        },
+    )
     skip_false_negatives: bool = field(
         default=True,
         metadata={
@@ -168,10 +175,12 @@ class DataArguments(WorldDataArguments):
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got '{self.caption_mode}'")
         if not 0.0 <= self.partial_caption_prob <= 1.0:
             raise ValueError(f"partial_caption_prob must be in [0, 1], got {self.partial_caption_prob}")
-        if self.caption_mode == "fixed" and (self.partial_caption_prob or self.skip_false_negatives):
+        if not 0.0 <= self.prompt_template_prob <= 1.0:
+            raise ValueError(f"prompt_template_prob must be in [0, 1], got {self.prompt_template_prob}")
+        if self.caption_mode == "fixed" and (self.partial_caption_prob or self.prompt_template_prob or self.skip_false_negatives):
             raise ValueError(
                 "--caption_mode fixed keeps each scene's one caption; pass --partial_caption_prob 0 "
-                "--skip_false_negatives false with it"
+                "--prompt_template_prob 0 --skip_false_negatives false with it"
             )
 
 
@@ -401,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         processor,
         caption_mode=data_args.caption_mode,
         partial_caption_prob=data_args.partial_caption_prob,
+        prompt_template_prob=data_args.prompt_template_prob,
         seed=training_args.seed,
         with_codes=data_args.skip_false_negatives,
     )

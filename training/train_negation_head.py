@@ -32,6 +32,7 @@ from modeling_negclip import NegCLIPConfig, NegCLIPModel
 
 from .evaluate_negation_head import evaluate_head_and_regex, format_head_table
 from .sharing.hub import NegCLIPCardTrainer
+from .text.clip_tokenizer import with_folded_quotes
 from .text.negation_head_data import (
     CDSCO_SCOPE_MODES,
     NegationHeadCollator,
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 2. The frozen CLIP wrapped with a fresh head (the only trainable part here), and its processor.
     processor = AutoProcessor.from_pretrained(model_args.clip_model)
+    processor.tokenizer = with_folded_quotes(processor.tokenizer)  # what the checkpoint saves and users load
     model = NegCLIPModel.from_clip(
         model_args.clip_model,
         negation_head_encoder=model_args.negation_head_encoder,

@@ -26,19 +26,24 @@ is scored as `n + A n`; a square matrix, with a learning rate of its own) learn.
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
 from datasets import load_from_disk
 from transformers import AutoProcessor, HfArgumentParser, set_seed
+from transformers.utils import logging
 
 from modeling_negclip import NegCLIPModel
 
 from .sharing.hub import NegCLIPCardTrainer
-from .negbench.negbench_mcq import NegBenchChoiceCollator, read_negbench_questions
+from .negbench.negbench_mcq import NegBenchChoiceCollator, load_rgb, read_negbench_questions
 from .training_arguments import CpuFallbackTrainingArguments
-from .world.world_data import QuestionCollator
+from .world.world_data import QuestionCollator, encode_images_and_texts
+
+logger = logging.get_logger(__name__)
 
 
 def truth_aware_loss(logits_per_image: torch.Tensor, caption_truth: torch.Tensor, image_to_text: bool = True) -> torch.Tensor:
@@ -112,6 +117,12 @@ class PolarityTrainer(NegCLIPCardTrainer):
             )
         return optimizer
 
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        negclip = self.accelerator.unwrap_model(model)
+        negclip.clip.eval()  # frozen: as at inference (no dropout in the head), and as the cached encodings are
+        negclip.negation_head.eval()
+        return super().training_step(model, inputs, num_items_in_batch)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = {key: value for key, value in inputs.items() if key != "return_loss"}
         caption_truth = inputs.pop("caption_truth", None)  # None: photos, whose truth across images is unknown
@@ -145,6 +156,13 @@ class PolarityArguments:
         default=True, metadata={"help": "Fit the negated-concept adapter (false sets it to 0: CLIP's own embedding of the negated part)."}
     )
     adapter_learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of the negated-concept adapter."})
+    cache_frozen_embeddings: bool = field(
+        default=True,
+        metadata={
+            "help": "Embed each image once, and each distinct caption's split once, with the frozen CLIP and head, "
+            "then fit on those (same loss and result; false runs the frozen towers at every step)."
+        },
+    )
 
     def __post_init__(self):
         if self.choice_loss_weight < 0:
@@ -168,6 +186,17 @@ class PolarityTrainingArguments(CpuFallbackTrainingArguments):
     save_strategy: str = field(default="no", metadata={"help": "A fit of about a minute needs no intermediate checkpoints."})
     remove_unused_columns: bool = field(default=False, metadata={"help": "The collator reads the raw columns."})
     ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "Every polarity parameter gets a gradient at every step."})
+
+
+@torch.no_grad()
+def embed_images(model: NegCLIPModel, processor, images: Iterable, device, batch_size: int = 64) -> torch.Tensor:
+    """(N, P) the frozen CLIP's image embeddings (`get_image_features`, not normalised), `batch_size` at a time."""
+    model.to(device).eval()
+    embeds, images = [], iter(images)
+    while chunk := list(itertools.islice(images, batch_size)):
+        pixels = encode_images_and_texts(processor, images=chunk)["pixel_values"].to(device, model.dtype)
+        embeds.append(model.get_image_features(pixels).pooler_output.float().cpu())
+    return torch.cat(embeds)
 
 
 def main(argv: list[str] | None = None) -> float:
@@ -197,14 +226,23 @@ def main(argv: list[str] | None = None) -> float:
         model.negated_adapter.requires_grad_(False)
     processor = AutoProcessor.from_pretrained(args.negclip_model, trust_remote_code=True)  # its config has auto_map
 
-    # 3. Images with their questions: world scenes (with presence / absence pairs) or NegBench's photos.
+    # 3. Images with their questions: world scenes (with presence / absence pairs) or NegBench's photos; with
+    # the cache, each image embedded once here by the frozen CLIP.
+    device = training_args.device
     if args.negbench_images is not None:
         train_set = read_negbench_questions(args.negbench_images, "train", num_questions=args.num_images or None)
+        if args.cache_frozen_embeddings:
+            files = sorted({q["image_file"] for q in train_set})
+            embeds = dict(zip(files, embed_images(model, processor, (load_rgb(f) for f in files), device).tolist()))
+            train_set = [{**q, "image_embeds": embeds[q["image_file"]]} for q in train_set]
         collator = NegBenchChoiceCollator(processor)
     else:
         train_set = load_from_disk(f"{args.world_dir}/train")
         if args.num_images:
             train_set = train_set.select(range(min(args.num_images, len(train_set))))
+        if args.cache_frozen_embeddings:
+            embeds = embed_images(model, processor, (row["image"] for row in train_set), device)
+            train_set = train_set.remove_columns("image").add_column("image_embeds", embeds.tolist())
         collator = QuestionCollator(processor, seed=training_args.seed)
 
     # 4. Fit w and save the full NegCLIP checkpoint.
@@ -218,7 +256,12 @@ def main(argv: list[str] | None = None) -> float:
         contrastive_image_to_text=args.contrastive_image_to_text,
         adapter_learning_rate=args.adapter_learning_rate,
     )
-    trainer.train()
+    if args.cache_frozen_embeddings:
+        with model.caching_frozen_text() as cache:
+            trainer.train()
+        logger.info("Frozen text encodings: %d distinct prompts, %d reuses", len(cache), cache.hits)
+    else:
+        trainer.train()
     # With --push_to_hub, saving also uploads the checkpoint with the generated model card.
     trainer.card_context = {"base_model": args.negclip_model, "polarity_fit": "negbench" if args.negbench_images else "world"}
     trainer.save_model(training_args.output_dir)

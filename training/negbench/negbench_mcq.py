@@ -84,7 +84,7 @@ def read_negbench_questions(
     return questions
 
 
-def _load_rgb(path: Path) -> Image.Image:
+def load_rgb(path: Path) -> Image.Image:
     with Image.open(path) as image:
         return image.convert("RGB")
 
@@ -102,11 +102,14 @@ class NegBenchChoiceCollator:
 
     def __call__(self, questions: Sequence[dict]) -> BatchFeature:
         n = len(questions)
+        cached = "image_embeds" in questions[0]  # embedded once by a frozen CLIP (train_polarity_weight)
         batch = encode_images_and_texts(
             self.processor,
-            images=[_load_rgb(q["image_file"]) for q in questions],
+            images=None if cached else [load_rgb(q["image_file"]) for q in questions],
             texts=[caption for q in questions for caption in q["captions"]],
         )
+        if cached:
+            batch["image_embeds"] = torch.tensor([q["image_embeds"] for q in questions])
         batch["choice_image"] = torch.arange(n)
         batch["choice_options"] = torch.arange(4 * n)[None, :] // 4 == torch.arange(n)[:, None]
         batch["choice_target"] = torch.tensor([4 * i + q["correct_index"] for i, q in enumerate(questions)])
@@ -125,7 +128,7 @@ def evaluate_negbench(scorer, questions: Sequence[dict], image_chunk_size: int =
         chunk = questions[start : start + image_chunk_size]
         files = sorted({question["image_file"] for question in chunk})
         column = {path: k for k, path in enumerate(files)}
-        image_embeds = scorer.encode_images([_load_rgb(path) for path in files])
+        image_embeds = scorer.encode_images([load_rgb(path) for path in files])
         items = [{"image_index": column[q["image_file"]], "captions": q["captions"]} for q in chunk]
         predictions.extend(choice_predictions(scorer, image_embeds, items))
     correct = [p != TIE and p == q["correct_index"] for q, p in zip(questions, predictions)]

@@ -10,13 +10,18 @@ Install the wheel without its heavy dependencies: `pip install --no-deps open_cl
 
 from __future__ import annotations
 
+import copy
 import gzip
 import importlib.util
 import os
 import zipfile
 from pathlib import Path
 
-from transformers import CLIPTokenizer
+from tokenizers import Regex, decoders, normalizers
+from transformers import CLIPTokenizer, PreTrainedTokenizerBase
+from transformers.tokenization_utils_tokenizers import TokenizersBackend
+
+from modeling_negclip.negation_cues import TYPOGRAPHIC_DOUBLE_QUOTES, TYPOGRAPHIC_SINGLE_QUOTES
 
 BPE_FILE_NAME = "bpe_simple_vocab_16e6.txt.gz"
 CLIP_MAX_LENGTH = 77
@@ -79,11 +84,33 @@ def default_cache_dir() -> Path:
 
 def load_clip_tokenizer(
     bpe_path: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
-) -> CLIPTokenizer:
-    """OpenAI CLIP's tokenizer (fast, `tokenizers`-backed), built once offline and cached as files."""
+) -> TokenizersBackend:
+    """OpenAI CLIP's tokenizer (fast, `tokenizers`-backed), built once offline and cached as files, with
+    typographic quotes folded (`with_folded_quotes`)."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if not (cache / "tokenizer.json").is_file():
         vocab, merges = build_clip_vocab_and_merges(bpe_path)
         tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=CLIP_MAX_LENGTH)
         tokenizer.save_pretrained(cache)
-    return CLIPTokenizer.from_pretrained(cache)
+    return with_folded_quotes(CLIPTokenizer.from_pretrained(cache))
+
+
+def with_folded_quotes(tokenizer: PreTrainedTokenizerBase) -> TokenizersBackend:
+    """`tokenizer` (CLIP's, fast) as a plain `TokenizersBackend` whose normaliser first folds typographic quotes to
+    ASCII, as OpenAI's CLIP tokenizer does with ftfy: "isn’t" gets the ids of "isn't" (the tokens the negation head
+    knows), and a prompt scores the same with either quote. transformers' `CLIPTokenizer` rebuilds its normaliser
+    on every load, so the checkpoint names the plain class that loads `tokenizer.json` as saved."""
+    if tokenizer.backend_tokenizer.normalizer.normalize_str("\u2019\u201c") == "'\"":
+        return tokenizer  # already folds
+    backend = copy.deepcopy(tokenizer.backend_tokenizer)
+    backend.normalizer = normalizers.Sequence([
+        normalizers.Replace(Regex(f"[{TYPOGRAPHIC_SINGLE_QUOTES}]"), "'"),
+        normalizers.Replace(Regex(f"[{TYPOGRAPHIC_DOUBLE_QUOTES}]"), '"'),
+        backend.normalizer,
+    ])
+    # CLIPTokenizer's decode drops the end-of-word marker in Python; the plain class needs it in the decoder.
+    backend.decoder = decoders.Sequence([decoders.ByteLevel(), decoders.Replace("</w>", " "), decoders.Strip(" ", 0, 1)])
+    return TokenizersBackend(
+        tokenizer_object=backend, model_max_length=tokenizer.model_max_length,
+        **{name: getattr(tokenizer, name) for name in ("bos_token", "eos_token", "pad_token", "unk_token")},
+    )

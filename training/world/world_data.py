@@ -103,6 +103,14 @@ class _SeededCollator:
         return self._rng
 
 
+# Frames of CLIP's zero-shot prompts (Radford et al., 2021, the ImageNet prompt set) and the zero-shot pipeline's
+# default. A real CLIP has read such frames around its captions, and the pipeline puts every label in one; a CLIP
+# trained on bare shape captions reads "This is a photo of" and a final "." as noise.
+CLIP_PROMPT_TEMPLATES = (
+    "a photo of {}.", "This is a photo of {}.", "a picture of {}.", "an image of {}.", "a rendering of {}.", "{}.",
+)
+
+
 class WorldCaptionCollator(_SeededCollator):
     """Rows -> `pixel_values` `(n, 3, S, S)`, `input_ids` / `attention_mask` `(n, T)`, `return_loss`.
 
@@ -118,6 +126,8 @@ class WorldCaptionCollator(_SeededCollator):
         partial_caption_prob (`float`, *optional*, defaults to 0.0): share (0..1) of fresh captions
             of multi-object scenes that name a random proper subset of the objects.
         seed (`int`, *optional*, defaults to 0): seed of the fresh captions.
+        prompt_template_prob (`float`, *optional*, defaults to 0.0): share (0..1) of fresh captions put in one
+            of `CLIP_PROMPT_TEMPLATES`.
         with_codes (`bool`, *optional*, defaults to `False`): add `object_codes` and `mention_codes`
             (`caption_truth`), from which the loss tells which captions are true for which images.
     """
@@ -129,18 +139,22 @@ class WorldCaptionCollator(_SeededCollator):
         partial_caption_prob: float = 0.0,
         seed: int = 0,
         with_codes: bool = False,
+        prompt_template_prob: float = 0.0,
     ):
         if caption_mode not in CAPTION_MODES:
             raise ValueError(f"caption_mode must be one of {CAPTION_MODES}, got '{caption_mode}'")
         if not 0.0 <= partial_caption_prob <= 1.0:
             raise ValueError(f"partial_caption_prob must be in [0, 1], got {partial_caption_prob}")
-        if caption_mode == "fixed" and partial_caption_prob:
-            raise ValueError("partial_caption_prob needs caption_mode='fresh' (a fixed caption cannot change)")
+        if not 0.0 <= prompt_template_prob <= 1.0:
+            raise ValueError(f"prompt_template_prob must be in [0, 1], got {prompt_template_prob}")
+        if caption_mode == "fixed" and (partial_caption_prob or prompt_template_prob):
+            raise ValueError("partial_caption_prob and prompt_template_prob need caption_mode='fresh' (a fixed caption cannot change)")
         if caption_mode == "fixed" and with_codes:
             raise ValueError("with_codes needs caption_mode='fresh' (what a fixed caption names is not recorded)")
         super().__init__(processor, seed)
         self.caption_mode = caption_mode
         self.partial_caption_prob = partial_caption_prob
+        self.prompt_template_prob = prompt_template_prob
         self.with_codes = with_codes
 
     def captioned_scene(self, scene: Scene, rng: random.Random) -> Scene:
@@ -156,6 +170,8 @@ class WorldCaptionCollator(_SeededCollator):
         for scene in scenes:
             mentions.append(affirmative_mentions(self.captioned_scene(scene, rng), rng))
             captions.append(caption_of_mentions(mentions[-1], rng))
+            if self.prompt_template_prob and rng.random() < self.prompt_template_prob:
+                captions[-1] = rng.choice(CLIP_PROMPT_TEMPLATES).format(captions[-1])
         return captions, mentions
 
     def captions_and_mentions(self, scenes: Sequence[Scene], rows: Sequence[dict]) -> tuple[list[str], list | None]:
@@ -285,6 +301,7 @@ class QuestionCollator(_SeededCollator):
     presence and absence pairs (`presence_absence_pairs`). Every choice draws its templates from all of
     the world's templates (`all_phrasings`), not only the benchmark's four phrasings.
 
+    Rows holding `image_embeds` (computed once) give those instead of `pixel_values`.
     Rows `0..n-1` of `input_ids` are the questions' true captions (so `caption_truth` has the
     `truth_aware_loss` layout), then the other captions. Extra keys:
         caption_truth   `(n, 8n)` bool, caption `c` true for image `i`;
@@ -329,12 +346,14 @@ class QuestionCollator(_SeededCollator):
                 choice_image.append(i)
                 choice_columns.append(columns)
         facts = [CaptionFacts.from_record(record) for record in captions]
-        batch = encode_images_and_texts(self.processor, [row["image"] for row in rows], [f.prompt for f in facts])
+        cached = "image_embeds" in rows[0]  # embedded once by a frozen CLIP (train_polarity_weight)
+        batch = encode_images_and_texts(self.processor, None if cached else [row["image"] for row in rows], [f.prompt for f in facts])
         options = torch.zeros(len(choice_columns), len(captions), dtype=torch.bool)
         for g, columns in enumerate(choice_columns):
             options[g, columns] = True
+        images = {"image_embeds": torch.tensor([row["image_embeds"] for row in rows])} if cached else {"pixel_values": batch["pixel_values"]}
         return {
-            "pixel_values": batch["pixel_values"],
+            **images,
             "input_ids": batch["input_ids"],  # (8n, T): the n questions' true captions, then the rest
             "attention_mask": batch["attention_mask"],
             "return_loss": True,
@@ -349,6 +368,7 @@ class QuestionCollator(_SeededCollator):
 
 __all__ = [
     "CAPTION_MODES",
+    "CLIP_PROMPT_TEMPLATES",
     "CaptionFacts",
     "HardNegativeCollator",
     "QuestionCollator",
