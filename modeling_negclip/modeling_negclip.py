@@ -505,23 +505,35 @@ class NegCLIPModel(NegCLIPPreTrainedModel):
                 pooled, torch.zeros_like(pooled), is_split, torch.zeros_like(is_split), token_logits, text_outputs.last_hidden_state
             )
 
-        positive = self.clip.get_text_features(input_ids=split.positive_ids, attention_mask=split.positive_mask)
-        concept = self.clip.get_text_features(input_ids=split.negated_ids, attention_mask=split.negated_mask).pooler_output
-        extra = input_ids.shape[1] - split.positive_ids.shape[1]  # >= 0: a packed part is never wider than its prompt
-        positive_states = nn.functional.pad(positive.last_hidden_state, (0, 0, 0, extra))  # (S, T, H)
-        last_hidden_state = positive_states.new_zeros(*input_ids.shape, positive_states.shape[-1])
-        last_hidden_state = last_hidden_state.index_copy(0, split.split_rows, positive_states)  # (B, T, H)
-        positive_embeds = positive.pooler_output.new_zeros(input_ids.shape[0], positive.pooler_output.shape[-1])
-        positive_embeds = positive_embeds.index_copy(0, split.split_rows, positive.pooler_output)  # (B, P)
+        positive, positive_states = self._encode_part(split.positive_ids, split.positive_mask)  # (S, P), (S, Tp, H)
+        concept, _ = self._encode_part(split.negated_ids, split.negated_mask)
+        positive_embeds = positive.new_zeros(input_ids.shape[0], positive.shape[-1])
+        positive_embeds = positive_embeds.index_copy(0, split.split_rows, positive)  # (B, P)
         concept_embeds = torch.zeros_like(positive_embeds).index_copy(0, split.split_rows, concept)
         positive_is_empty = torch.zeros_like(is_split)
         positive_is_empty[split.split_rows] = split.positive_mask.sum(dim=1) <= 2  # start and end tokens only
+        last_hidden_state = None
+        if positive_states is not None:
+            extra = input_ids.shape[1] - positive_states.shape[1]  # >= 0: a packed part is never wider than its prompt
+            positive_states = nn.functional.pad(positive_states, (0, 0, 0, extra))  # (S, T, H)
+            last_hidden_state = positive_states.new_zeros(*input_ids.shape, positive_states.shape[-1])
+            last_hidden_state = last_hidden_state.index_copy(0, split.split_rows, positive_states)  # (B, T, H)
         kept = (~is_split).nonzero(as_tuple=True)[0]
         if len(kept):
             unsplit = self._finish_text_encoding(states[kept], input_ids[kept], attention_mask[kept])
-            last_hidden_state = last_hidden_state.index_copy(0, kept, unsplit.last_hidden_state)
+            if last_hidden_state is not None:
+                last_hidden_state = last_hidden_state.index_copy(0, kept, unsplit.last_hidden_state)
             positive_embeds = positive_embeds.index_copy(0, kept, unsplit.pooler_output)
         return NegCLIPPromptParts(positive_embeds, concept_embeds, is_split, positive_is_empty, token_logits, last_hidden_state)
+
+    def _encode_part(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """CLIP's projected embedding `(S, P)` of packed parts and its final states `(S, T, H)`; within
+        `caching_frozen_text()` each distinct part is encoded once, and no states are kept."""
+        if self._frozen_text_cache is None:
+            out = self.clip.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+            return out.pooler_output, out.last_hidden_state
+        encode = lambda ids, mask: self.clip.get_text_features(input_ids=ids, attention_mask=mask).pooler_output  # noqa: E731
+        return self._frozen_text_cache.part_embeds(input_ids, attention_mask, encode), None
 
     @contextmanager
     def caching_frozen_text(self):

@@ -149,3 +149,19 @@ def test_benchmark_models_carry_the_cue_gate_unless_turned_off(tokenizer):
     assert gated.config.negation_cue_token_ids == negation_cue_token_ids(tokenizer, DEFAULT_NEGATION_CUE_WORDS)
     _, ungated = build_models("tiny", torch.device("cpu"))
     assert ungated.config.negation_cue_token_ids is None
+
+
+def test_main_job_stages_times_every_stage_and_the_uncached_fit(tmp_path, monkeypatch):
+    from benchmarks import bench_main_job_stages
+
+    monkeypatch.setenv("NEGCLIP_DATA_DIR", str(tmp_path / "no_data"))  # the head trains on generated text only
+    tiny_job = ["--image_size", "32", "--num_eval_scenes", "10", "--num_polarity_images", "8", "--head_num_train", "40",
+                "--head_world_captions", "10", "--head_epochs", "1", "--conclip_steps", "1", "--num_threads", "1"]
+    payload = bench_main_job_stages.main(["--config", "tiny", "--output-dir", str(tmp_path / "job"), "--uncached-steps", "1",
+                                          "--out", str(tmp_path / "stages.json"), "--", *tiny_job])
+    rows = {row["stage"]: row for row in payload["stages"]}
+    assert set(rows) == {"world", "negation_head", "negclip", "conclip", "evaluation"}
+    assert all(row["seconds"] >= 0 for row in rows.values())
+    assert rows["negclip"]["steps"] == 6 and rows["conclip"]["steps"] == 1  # 8 images: one batch per epoch, 6 epochs
+    assert payload["uncached_polarity_fit"]["steps"] == 1 and payload["uncached_polarity_fit"]["seconds_per_step"] > 0
+    assert json.loads((tmp_path / "stages.json").read_text())["config"] == "tiny"

@@ -505,7 +505,7 @@ def test_cached_frozen_text_scores_and_trains_as_uncached(tiny_clip, tokenizer, 
     with model.caching_frozen_text() as cache:
         first, grads = scores_and_grads()
         again, _ = scores_and_grads()  # every prompt from the cache now
-        assert (len(cache), cache.misses, cache.hits) == (3, 3, 5)
+        assert (len(cache), cache.misses, cache.hits, cache.num_parts) == (3, 3, 5, 4)  # parts: "a street", "", "cars", "dog"
     torch.testing.assert_close(first, expected)
     torch.testing.assert_close(again, expected)
     for got, want in zip(grads, expected_grads):

@@ -184,3 +184,22 @@ def test_object_presence_items_are_present_objects_and_absent_look_alikes(datase
         shown = any((o.colour, o.shape) == (colour, shape) for o in scenes[item["image_index"]].objects)
         assert shown == item["present"]
     assert sum(item["present"] for item in items) == sum(len({(o.colour, o.shape) for o in s.objects}) for s in scenes)
+
+
+def test_models_sharing_an_image_tower_embed_the_images_once(models, processor, dataset, monkeypatch):
+    calls = []
+    encode = TextImageScorer.encode_images
+    monkeypatch.setattr(TextImageScorer, "encode_images", lambda self, images: calls.append(1) or encode(self, images))
+    other = CLIPModel(tiny_clip_config()).eval()  # another image tower
+    out = evaluate_models({**models, "other": other}, processor, dataset, seed=0, **SIZES)
+    assert len(calls) == 2  # the CLIP and the NegCLIP around it share one embedding; the other CLIP has its own
+    assert _metrics(out["negclip"]) == _metrics(evaluate_model(models["negclip"], processor, dataset, seed=0, **SIZES))
+
+
+def test_prompt_template_frames_every_caption(models, processor, dataset):
+    framed = TextImageScorer(models["clip"], processor, prompt_template="This is a photo of {}.")
+    plain = TextImageScorer(models["clip"], processor)
+    embeds = plain.encode_images(list(dataset["image"])[:4])
+    torch.testing.assert_close(framed.score(embeds, ["a red circle"]), plain.score(embeds, ["This is a photo of a red circle."]))
+    with pytest.raises(ValueError, match="prompt_template must hold"):
+        TextImageScorer(models["clip"], processor, prompt_template="a photo")

@@ -29,6 +29,10 @@ class EvaluateWorldArguments:
     world_dir: str = field(metadata={"help": "World folder holding the held-out `eval` dataset (save_to_disk)."})
     num_images: int | None = field(default=None, metadata={"help": "Held-out images to use (all by default)."})
     seed: int = field(default=0, metadata={"help": "Seed of the benchmark items (the main job's: 0)."})
+    prompt_template: str = field(
+        default="{}",
+        metadata={"help": "Put every caption and query in this frame, e.g. \"This is a photo of {}.\" (the zero-shot pipeline's)."},
+    )
     out: str | None = field(default=None, metadata={"help": "Write the results as JSON here."})
 
 
@@ -42,7 +46,9 @@ def main(argv: list[str] | None = None) -> dict:
         raise FileNotFoundError(f"'{eval_dir}' does not exist: --world_dir needs the held-out `eval` dataset")
     models = {path: AutoModel.from_pretrained(path, trust_remote_code=True).eval() for path in args.models}
     processor = AutoProcessor.from_pretrained(args.models[0], trust_remote_code=True)
-    results = evaluate_models(models, processor, load_from_disk(str(eval_dir)), args.seed, args.num_images)  # no_grad inside
+    results = evaluate_models(  # no_grad inside
+        models, processor, load_from_disk(str(eval_dir)), args.seed, args.num_images, prompt_template=args.prompt_template
+    )
     print(format_headline_table(results))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))

@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
     ]))
 
     # 7. One evaluation of all three on the same held-out images; the report and the model card.
+    start = time.perf_counter()
     processor = AutoProcessor.from_pretrained(base)
     models = {
         "CLIP": CLIPModel.from_pretrained(base).eval(),
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
             negbench = evaluate_negbench_models(models, processor, negbench_questions)
             for name in models:
                 results[name]["negbench_voc2007"] = negbench[name]
+    stages["evaluation"] = {"seconds": round(time.perf_counter() - start, 1)}
     extra = {"arguments": asdict(args), "stages": stages, "trainable_parameters": {
         "NegCLIP": sum(p.numel() for n, p in models["NegCLIP"].named_parameters() if not n.startswith("clip.")),
         "CoN-CLIP-style": sum(p.numel() for p in models["CoN-CLIP-style"].text_model.parameters())

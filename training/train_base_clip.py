@@ -151,7 +151,7 @@ class DataArguments(WorldDataArguments):
         },
     )
     prompt_template_prob: float = field(
-        default=0.25,
+        default=0.1,
         metadata={
             "help": "Share of fresh captions put in a CLIP prompt frame (\"a photo of {}.\", \"This is a photo of {}.\", ...), "
             "as a real CLIP has read them: the zero-shot pipeline puts every label in one."
@@ -430,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     )
     train_result = trainer.train()
     trainer.log_metrics("train", train_result.metrics)
-    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", {**train_result.metrics, "train_steps": trainer.state.global_step})
 
     # 6. Save a standard CLIP checkpoint with its processor.
     trainer.save_model(training_args.output_dir)

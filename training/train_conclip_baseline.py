@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None, callbacks: list | None = None) -> di
     train_result = trainer.train()
     seconds = time.perf_counter() - start
     trainer.log_metrics("train", train_result.metrics)
-    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", {**train_result.metrics, "train_steps": trainer.state.global_step})
     metrics.update(train_result.metrics)
 
     # 5. Save a standard CLIP checkpoint with its processor, and the training cost.

@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> dict:
         data_collator=NegationHeadCollator(processor.tokenizer, max_length=data_args.max_train_length),
         processing_class=processor,
     )
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.save_metrics("train", {**train_result.metrics, "train_steps": trainer.state.global_step})
 
     # 5. Evaluate the head beside the regex baseline on the same held-out data.
     summary = {"training_rows": counts, "train_runtime_s": trainer.state.log_history[-1].get("train_runtime")}

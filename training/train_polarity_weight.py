@@ -258,10 +258,11 @@ def main(argv: list[str] | None = None) -> float:
     )
     if args.cache_frozen_embeddings:
         with model.caching_frozen_text() as cache:
-            trainer.train()
+            train_result = trainer.train()
         logger.info("Frozen text encodings: %d distinct prompts, %d reuses", len(cache), cache.hits)
     else:
-        trainer.train()
+        train_result = trainer.train()
+    trainer.save_metrics("train", {**train_result.metrics, "train_steps": trainer.state.global_step})
     # With --push_to_hub, saving also uploads the checkpoint with the generated model card.
     trainer.card_context = {"base_model": args.negclip_model, "polarity_fit": "negbench" if args.negbench_images else "world"}
     trainer.save_model(training_args.output_dir)

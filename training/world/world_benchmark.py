@@ -81,7 +81,10 @@ class TextImageScorer:
     """
 
     def __init__(self, model, processor, device: str | torch.device | None = None,
-                 image_batch_size: int = 64, text_batch_size: int = 256):
+                 image_batch_size: int = 64, text_batch_size: int = 256, prompt_template: str = "{}"):
+        if "{}" not in prompt_template:
+            raise ValueError(f"prompt_template must hold '{{}}' where the caption goes, got {prompt_template!r}")
+        self.prompt_template = prompt_template
         self.model = model.eval()
         if device is not None:
             self.model.to(device)
@@ -144,9 +147,11 @@ class TextImageScorer:
 
     @torch.no_grad()
     def score(self, image_embeds: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
-        """(T, I) logits_per_text of `texts` against (normalised) `image_embeds`, float32 on the CPU."""
+        """(T, I) logits_per_text of `texts`, each put in `prompt_template`, against (normalised) `image_embeds`,
+        float32 on the CPU."""
         if len(texts) == 0:
             raise ValueError("score needs at least one text")
+        texts = [self.prompt_template.format(text) for text in texts]
         image_embeds = image_embeds.to(self.device)
         rows = []
         for start in range(0, len(texts), self.text_batch_size):
@@ -287,9 +292,11 @@ def object_presence_metrics(scores: Sequence[float], items: Sequence[dict]) -> d
     return {"auc": auc, "within_image": wins / pairs if pairs else None, "num_present": num_present, "num_absent": num_absent}
 
 
-def evaluate_scorer(scorer, images: Sequence, items: Mapping) -> dict:
-    """Metrics of one scorer on `images` (held-out, in scene order) and `build_benchmark_items` items."""
-    image_embeds = scorer.encode_images(images)  # once per model, reused by every item kind
+def evaluate_scorer(scorer, images: Sequence, items: Mapping, image_embeds: torch.Tensor | None = None) -> dict:
+    """Metrics of one scorer on `images` (held-out, in scene order) and `build_benchmark_items` items;
+    `image_embeds`: the images' embeddings when already computed (by a model with the same image tower)."""
+    if image_embeds is None:
+        image_embeds = scorer.encode_images(images)  # once per model, reused by every item kind
 
     mcq = items["mcq"]
     results = {"mcq": _mcq_metrics(mcq, choice_predictions(scorer, image_embeds, mcq))}
@@ -357,20 +364,38 @@ def evaluate_models(
     device: str | torch.device | None = None,
     image_batch_size: int = 64,
     text_batch_size: int = 256,
+    prompt_template: str = "{}",
 ) -> dict[str, dict]:
     """`evaluate_model` for each named model, on the same held-out images and the same items.
 
     dataset: a `build_world_dataset` data set of held-out scenes (seed `DEFAULT_EVAL_SEED`), of
     which the first `num_images` rows are used (all by default); they are the retrieval gallery.
-    seed: the seed of the benchmark items. Returns {name: results} in the order of `models`.
+    seed: the seed of the benchmark items. prompt_template: every caption and query is put in it
+    ("This is a photo of {}." as the zero-shot pipeline does). Models whose image tower has the same
+    weights (a CLIP, the NegCLIP around it, a text-only fine-tune of it) embed the images once.
+    Returns {name: results} in the order of `models`.
     """
     images, scenes = held_out_images_and_scenes(dataset, num_images)
     items = build_benchmark_items(scenes, seed, num_negated_queries, num_affirmative_queries, zero_shot_attribute)
-    results = {}
+    results, embedded = {}, []  # embedded: (image tower weights, image embeddings) of the models so far
     for name, model in models.items():
-        scorer = TextImageScorer(model, processor, device, image_batch_size, text_batch_size)
-        results[name] = evaluate_scorer(scorer, images, items)
+        scorer = TextImageScorer(model, processor, device, image_batch_size, text_batch_size, prompt_template)
+        tower = image_tower_state(scorer.clip)
+        image_embeds = next((embeds for seen, embeds in embedded if _same_weights(seen, tower)), None)
+        if image_embeds is None:
+            image_embeds = scorer.encode_images(images)
+            embedded.append((tower, image_embeds))
+        results[name] = evaluate_scorer(scorer, images, items, image_embeds)
     return results
+
+
+def image_tower_state(clip) -> dict[str, torch.Tensor]:
+    """What a CLIP's image embeddings depend on: its vision tower and projection."""
+    return {**clip.vision_model.state_dict(), **clip.visual_projection.state_dict()}
+
+
+def _same_weights(a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)
 
 
 def evaluate_model(model, processor, dataset, seed: int = 0, **kwargs) -> dict:
