@@ -7,7 +7,7 @@ PYTHON ?= python
 install:
 	$(PYTHON) -m pip install --quiet torch==2.13.0
 	$(PYTHON) -m pip install --quiet --no-deps open_clip_torch==3.3.0  # CLIP's BPE vocabulary file only
-	$(PYTHON) -m pip install --quiet -e ".[test]"
+	$(PYTHON) -m pip install --quiet -e ".[test,demo]"
 
 quickstart: install
 	accelerate launch -m training.quickstart
