@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 from torch.nn import functional as F
-from transformers import AutoProcessor, CLIPModel, HfArgumentParser, set_seed
+from transformers import AutoProcessor, CLIPConfig, CLIPModel, HfArgumentParser, set_seed
 
 from training import train_conclip_baseline
 from training.text.clip_tokenizer import load_clip_tokenizer
@@ -65,6 +65,22 @@ def test_two_step_run_trains_only_the_text_encoder(tmp_path, base_dir):
     text_params = sum(v.numel() for k, v in base.items() if k.startswith(("text_model.", "text_projection.")))
     assert cost["trainable_parameters"] == text_params and cost["steps"] == 2 and cost["seconds"] > 0
     assert {"base_zero_shot_accuracy", "zero_shot_accuracy", "negation_pair_accuracy"} <= set(metrics)
+
+
+def test_runs_on_a_clip_that_reads_larger_images_than_the_world_draws(tmp_path):
+    """A real CLIP reads 224 px; the world draws 32..64 px scenes and the CLIP's processor resizes them."""
+    tokenizer = load_clip_tokenizer()
+    tiny = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2)
+    config = CLIPConfig(text_config=dict(tiny, vocab_size=len(tokenizer)), projection_dim=16,
+                        vision_config=dict(tiny, image_size=80, patch_size=40))
+    CLIPModel(config).save_pretrained(tmp_path / "big")
+    build_clip_processor(tokenizer, 80).save_pretrained(tmp_path / "big")
+    metrics = main([
+        "--base_model_dir", str(tmp_path / "big"), "--output_dir", str(tmp_path / "conclip"), "--num_train_scenes", "8",
+        "--per_device_train_batch_size", "8", "--max_steps", "1", "--num_eval_scenes", "4", "--num_zero_shot_images",
+        "4", "--seed", "0", "--disable_tqdm", "true",
+    ])  # fmt: skip
+    assert "zero_shot_accuracy" in metrics and "base_zero_shot_accuracy" in metrics
 
 
 def test_parser_rejects_bad_values(tmp_path, base_dir):

@@ -50,6 +50,7 @@ from .world.shapes_world import (
     build_world_dataset,
     scenes_from_dataset,
     with_article,
+    world_image_size,
 )
 from .training_arguments import CpuFallbackTrainingArguments
 from .world.world_data import CAPTION_MODES, WorldCaptionCollator, build_clip_processor, encode_images_and_texts
@@ -349,7 +350,7 @@ def evaluate_world(
     - `negation_pair_accuracy`: how often an image scores a true negated caption above a false one
       that negates one of its objects (chance 0.5; a bag-of-words model does worse).
     """
-    image_size = image_size or processor.image_processor.crop_size["height"]
+    image_size = image_size or world_image_size(processor.image_processor.crop_size["height"])
     was_training = model.training
     model.eval()
     metrics: dict[str, float] = {}

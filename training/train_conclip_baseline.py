@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from transformers import AutoProcessor, CLIPModel, set_seed
 
 from .contrastive import gather_features
-from .world.shapes_world import build_world_dataset
+from .world.shapes_world import build_world_dataset, world_image_size
 from .train_base_clip import (
     ClipTrainingArguments,
     GlobalBatchClipTrainer,
@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None, callbacks: list | None = None) -> di
         metrics.update({f"base_{name}": value for name, value in base_metrics.items()})
 
     # 3. Training scenes (decoded once, as for the base), captions drawn per batch: positives, then hard negatives.
-    image_size = model.config.vision_config.image_size
+    image_size = world_image_size(model.config.vision_config.image_size)
     train_dataset = decoded_rows(build_world_dataset(data_args.num_train_scenes, data_args.train_seed, image_size))
     collator = HardNegativeCollator(
         processor,

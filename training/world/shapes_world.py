@@ -228,6 +228,12 @@ def _shape_polygon(shape: str, cx: float, cy: float, h: float) -> list[tuple[flo
     raise ValueError(f"Unknown shape '{shape}'")
 
 
+def world_image_size(model_image_size: int) -> int:
+    """The side to draw scenes at for a CLIP that reads `model_image_size` px: that side where the world can draw
+    it (32..64), else the world's default, which the CLIP's processor resizes (a real CLIP reads 224 px)."""
+    return model_image_size if MIN_IMAGE_SIZE <= model_image_size <= MAX_IMAGE_SIZE else DEFAULT_IMAGE_SIZE
+
+
 def render_scene(scene: Scene, image_size: int = DEFAULT_IMAGE_SIZE) -> Image.Image:
     """Draw `scene` as an RGB image of `image_size` x `image_size` pixels (32..64)."""
     if not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE:
@@ -375,4 +381,5 @@ __all__ = [
     "scenes_from_dataset",
     "with_article",
     "world_features",
+    "world_image_size",
 ]
