@@ -35,7 +35,7 @@ from modeling_negclip.configuration_negclip import NEGATION_HEAD_ENCODERS
 
 from .sharing.model_card import write_model_card
 from .negbench.negbench_mcq import evaluate_negbench_models, format_negbench_table, read_negbench_questions
-from .world.shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, build_world_dataset
+from .world.shapes_world import DEFAULT_EVAL_SEED, DEFAULT_TRAIN_SEED, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, build_world_dataset
 from .train_base_clip import ModelArguments as BaseModelArguments
 from .world.world_benchmark import collect_examples, evaluate_models
 from .world.world_report import format_headline_table, write_report
@@ -87,8 +87,8 @@ class QuickstartArguments:
     force: bool = field(default=False, metadata={"help": "Rerun stages that already finished."})
 
     def __post_init__(self):
-        if not 32 <= self.image_size <= 64:
-            raise ValueError(f"--image_size must be in 32..64, got {self.image_size}")
+        if not MIN_IMAGE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ValueError(f"--image_size must be in {MIN_IMAGE_SIZE}..{MAX_IMAGE_SIZE}, got {self.image_size}")
         if self.base_clip is None:
             BaseModelArguments(image_size=self.image_size)  # the base stage's own checks (its patches), before any work
         if self.head_encoder not in NEGATION_HEAD_ENCODERS:

@@ -59,7 +59,8 @@ def tagged_spans(model, tokenizer, prompt: str) -> list[tuple[str, str | None]]:
             continue
         if start > cursor:
             spans.append((prompt[cursor:start], None))
-        label = SPAN_LABELS.get(model.config.id2label[int(tag)], model.config.id2label[int(tag)])
+        name = model.config.id2label[int(tag)]
+        label = SPAN_LABELS.get(name, name)
         if spans and spans[-1][1] == label and start == cursor:
             spans[-1] = (spans[-1][0] + prompt[start:end], label)
         else:
