@@ -106,6 +106,6 @@ def test_typographic_quotes_split_and_score_as_ascii_ones(prompt, data, tokenize
 def test_no_printable_unicode_prompt_crashes_scoring(prompt, tokenizer, random_head_model):
     pixels = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        out = random_head_model(**tokenizer([prompt], return_tensors="pt"), pixel_values=pixels)
+        out = random_head_model(**tokenizer([prompt], truncation=True, max_length=77, return_tensors="pt"), pixel_values=pixels)
     assert torch.isfinite(out.logits_per_image).all()
     random_head_model.split_prompts([prompt], tokenizer)
