@@ -20,6 +20,22 @@ def test_subject_and_auxiliary_before_the_cue_are_ignored_and_the_scope_after_it
         cdsco_partial_labels(sentence, scope="all")
 
 
+def test_first_phrase_scope_stops_where_a_caption_would_affirm_again():
+    words = ["There", "were", "no", "footprints", "on", "the", "path", "."]
+    sentence = _sentence(words, (["", "", "no", "", "", "", "", ""], ["There", "were", "", "footprints", "on", "the", "path", ""]))
+    assert cdsco_partial_labels(sentence, scope="first_phrase") == [-100, -100, 1, 2, -100, -100, -100, 0]
+    assert cdsco_partial_labels(sentence, scope="after_cue") == [-100, -100, 1, 2, 2, 2, 2, 0]
+    words = ["I", "could", "not", "think", "of", "Beecher", "."]  # "of" opens no new phrase: the scope runs on
+    sentence = _sentence(words, (["", "", "not", "", "", "", ""], ["I", "could", "", "think", "of", "Beecher", ""]))
+    assert cdsco_partial_labels(sentence, scope="first_phrase") == [-100, -100, 1, 2, 2, 2, 0]
+
+
+def test_the_scope_of_an_affix_cue_is_never_taught_as_negated():
+    words = ["the", "unhappy", "maiden", "wept"]
+    sentence = _sentence(words, (["", "un", "", ""], ["", "happy", "maiden", ""]))
+    assert cdsco_partial_labels(sentence) == [0, -100, -100, 0]
+
+
 def test_affix_cues_are_ignored_so_prompts_keep_unhappy_affirmed():
     words = ["Our", "unhappy", "client", "did", "n't", "smile"]
     sentence = _sentence(
@@ -53,7 +69,7 @@ def test_head_script_defaults_are_the_measured_recipe(tmp_path):
     from training.train_negation_head import parse_args
 
     _, data_args, training_args = parse_args(["--clip_model", "x", "--output_dir", str(tmp_path)])
-    assert (data_args.open_vocabulary_rate, data_args.num_negbench, data_args.cdsco_scope) == (0.3, 6000, "after_cue")
+    assert (data_args.open_vocabulary_rate, data_args.num_negbench, data_args.cdsco_scope) == (0.3, 6000, "first_phrase")
     assert data_args.max_train_length == 40
     assert (training_args.num_train_epochs, training_args.learning_rate, training_args.per_device_train_batch_size) == (5.0, 2e-3, 128)
     model_args, _, _ = parse_args(["--clip_model", "x", "--output_dir", str(tmp_path), "--no_negation_cue_gate"])

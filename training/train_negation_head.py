@@ -14,7 +14,8 @@ The default recipe (5 epochs at 2e-3, batch 128; the main job: 3 epochs, 8,000 s
 synthetic prompts whose slots take a word of CLIP's long tail 30% of the time (`--open_vocabulary_rate`), negations
 composed into human captions (`--num_composed`: the real caption's length, words and clauses, with coordinated lists
 and nominal cues), NegBench's VOC (partial labels), MSR-VTT and synthetic captions (`--num_negbench_synthetic`),
-CD-SCO's and SFU Review's training parts mapped to the prompt convention (`--cdsco_scope`, `--use_sfu`) and, for a
+CD-SCO's and SFU Review's training parts mapped to the prompt convention (`--cdsco_scope first_phrase`: a scope
+ends where the phrase after its cue does, `--use_sfu`) and, for a
 shapes-world CLIP, world captions. Every real set is read from `--data_dir` (default `../shared/data`) and left out
 where absent; their evaluation parts are never trained on.
 """
@@ -96,9 +97,10 @@ class HeadDataArguments:
         default=6000, metadata={"help": "Cap on NegBench training captions, a seeded sample (None: all ~15k, which are repetitive)."}
     )
     cdsco_scope: str | None = field(
-        default="after_cue",
-        metadata={"help": "Add CD-SCO's training split (if present) with this scope mapping ('after_cue' or 'ignore'); "
-                          "'none' leaves it out."},
+        default="first_phrase",
+        metadata={"help": "Add CD-SCO's training split (if present) with this scope mapping: 'first_phrase' (the scope "
+                          "after the cue up to the next phrase: the prompt convention), 'after_cue' (all of the scope "
+                          "after the cue) or 'ignore'; 'none' leaves it out. SFU Review's part is mapped the same way."},
     )
     num_composed: int = field(
         default=12000,

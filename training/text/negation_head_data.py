@@ -33,7 +33,15 @@ from ..world.shapes_world import affirmative_caption, caption_words, sample_scen
 from .token_labels import tokenize_and_align
 
 WORD_COLUMNS = ("words", "labels")
-CDSCO_SCOPE_MODES = ("after_cue", "ignore")
+CDSCO_SCOPE_MODES = ("first_phrase", "after_cue", "ignore")
+# Words that open a new constituent after a negated phrase ("no footprints | on the path", "not sure | whether ...").
+# CD-SCO's and SFU's scopes run on through them (a linguistic scope is the whole negated proposition); the prompt
+# convention negates the concept and affirms what follows, so `first_phrase` leaves the rest of such a scope unlabelled.
+PHRASE_BOUNDARY_WORDS = frozenset(
+    "in on at by for with from into onto over under beneath below above beside between behind near despite during "
+    "through across along around after before because since while as when where who whom whose which that until "
+    "unless than like about against among upon within throughout toward towards whether if".split()
+)
 
 
 def as_word_dataset(rows: list[dict]) -> Dataset:
@@ -52,7 +60,7 @@ def negbench_rows(split: str, data_dir: str | None = None) -> list[dict]:
     return [r for r in records if r["split"] == split and not r["unlocated_objects"]]
 
 
-def cdsco_partial_labels(sentence: dict, scope: str = "after_cue") -> list[int]:
+def cdsco_partial_labels(sentence: dict, scope: str = "first_phrase") -> list[int]:
     """CD-SCO annotations as labels of the prompt convention, where the two conventions agree.
 
     - a word that is a whole negation cue ("not", "n't", "no", "never", "without") -> 1; a word
@@ -61,8 +69,12 @@ def cdsco_partial_labels(sentence: dict, scope: str = "after_cue") -> list[int]:
       Beecher]", "There is no [indication]"); scope words before the cue (the subject, the
       auxiliary: "[I] [could] not") -> -100, as the prompt convention affirms the subject ("a man
       who is not smiling") or makes the auxiliary part of the cue; `scope="ignore"` -> -100 for all;
+    - with `scope="first_phrase"` (the default of training), only the scope words after the cue up to the first
+      `PHRASE_BOUNDARY_WORDS` word or punctuation -> 2, the rest of the scope -> -100 ("There were no
+      [footprints] ?on ?the ?path"): the phrase the cue negates, not what a caption would affirm after it;
     - every other word, and every word of a sentence without negation -> 0.
-    A word with two readings keeps the safest: a cue, else ignored, else negated.
+    The scope of a negation whose cues are all affixes is ignored (-100). A word with two readings keeps the safest:
+    a cue, else ignored, else negated.
     """
     if scope not in CDSCO_SCOPE_MODES:
         raise ValueError(f"scope must be one of {CDSCO_SCOPE_MODES}, got {scope!r}")
@@ -73,23 +85,31 @@ def cdsco_partial_labels(sentence: dict, scope: str = "after_cue") -> list[int]:
         for i in cue_positions:
             (cue if negation["cue"][i].lower() == words[i].lower() else ignored).add(i)
         first_cue = min(cue_positions, default=len(words))
+        if not any(negation["cue"][i].lower() == words[i].lower() for i in cue_positions):
+            first_cue = len(words)  # affix cues only ("the unhappy [maiden]"): the convention affirms it all
+        open_phrase, phrase_words = True, 0  # first_phrase: still inside the phrase right after the cue
         for i, part in enumerate(negation["scope"]):
+            if i > first_cue and scope == "first_phrase" and open_phrase:
+                boundary = words[i].lower() in PHRASE_BOUNDARY_WORDS or not any(c.isalnum() for c in words[i])
+                open_phrase = bool(part) and not (boundary and phrase_words)
+                phrase_words += open_phrase
             if part:
-                (negated if scope == "after_cue" and i > first_cue else ignored).add(i)
+                after = i > first_cue and (scope == "after_cue" or (scope == "first_phrase" and open_phrase))
+                (negated if after else ignored).add(i)
     return [
         CUE if i in cue else IGNORE_INDEX if i in ignored else NEGATED if i in negated else AFFIRMED
         for i in range(len(words))
     ]
 
 
-def cdsco_rows(split: str = "train", scope: str = "after_cue", data_dir: str | None = None) -> list[dict]:
+def cdsco_rows(split: str = "train", scope: str = "first_phrase", data_dir: str | None = None) -> list[dict]:
     """CD-SCO sentences of one split ("train" or "dev"; never "test") with `cdsco_partial_labels`."""
     if split == "test":
         raise ValueError("CD-SCO test is the yardstick: never train on it")
     return [{"words": s["words"], "labels": cdsco_partial_labels(s, scope)} for s in read_cdsco(split, data_dir)]
 
 
-def sfu_rows(scope: str = "after_cue", data_dir: str | None = None, num_affirmative: int = 2000, seed: int = 0) -> list[dict]:
+def sfu_rows(scope: str = "first_phrase", data_dir: str | None = None, num_affirmative: int = 2000, seed: int = 0) -> list[dict]:
     """SFU Review's training part with `cdsco_partial_labels` (its test part is never trained on): every sentence with
     a negation and a seeded sample of `num_affirmative` of the others (about 11,500, long and alike)."""
     sentences = read_sfu("train", data_dir)
