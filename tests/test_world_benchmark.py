@@ -203,3 +203,19 @@ def test_prompt_template_frames_every_caption(models, processor, dataset):
     torch.testing.assert_close(framed.score(embeds, ["a red circle"]), plain.score(embeds, ["This is a photo of a red circle."]))
     with pytest.raises(ValueError, match="prompt_template must hold"):
         TextImageScorer(models["clip"], processor, prompt_template="a photo")
+
+
+def test_each_distinct_prompt_is_encoded_once_and_scores_as_a_fresh_encoding(models, processor, dataset, monkeypatch):
+    scorer = TextImageScorer(models["negclip"], processor, text_batch_size=3)
+    embeds = scorer.encode_images(list(dataset["image"])[:4])
+    texts = ["a red circle", "no blue square", "a red circle", "a green triangle but no red circle"]
+    encoded = []
+    encode = TextImageScorer._encode_texts
+    monkeypatch.setattr(TextImageScorer, "_encode_texts", lambda self, batch: encoded.extend(batch) or encode(self, batch))
+    first = scorer.score(embeds, texts)
+    again = scorer.score(embeds, [*reversed(texts), "no blue square"])
+    assert sorted(encoded) == sorted(set(texts))  # each distinct prompt once, whatever the batches
+    torch.testing.assert_close(again, torch.cat([first.flip(0), first[1:2]]))
+    fresh = TextImageScorer(models["negclip"], processor)
+    for k, text in enumerate(texts):  # alone, padded to its own length
+        torch.testing.assert_close(fresh.score(embeds, [text]), first[k : k + 1], rtol=1e-5, atol=1e-5)

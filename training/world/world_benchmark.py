@@ -52,6 +52,7 @@ from .shapes_world import scenes_from_dataset
 MCQ_OPTION_KINDS: tuple[str, ...] = ("correct", "swap", "affirm_absent", "negate_present", "tie")
 RECALL_AT: tuple[int, ...] = (1, 5, 10)
 PRECISION_AT: tuple[int, ...] = (5, 10)
+MAX_ENCODED_PROMPTS = 100_000  # distinct prompts a scorer keeps encoded (about 0.4 GB at B/32 for NegCLIP)
 TIE = -1  # the prediction of a choice item whose highest score is shared
 
 
@@ -72,12 +73,26 @@ class _TextFeatures:
     negated_text_embeds: torch.Tensor | None = None  # (T, D), normalised; NegCLIP only
     is_split: torch.Tensor | None = None  # (T,); NegCLIP only
 
+    def select(self, rows: Sequence[int]) -> "_TextFeatures":
+        index = torch.tensor(list(rows), dtype=torch.long, device=self.text_embeds.device)
+        if self.is_split is None:
+            return _TextFeatures(self.text_embeds[index])
+        return _TextFeatures(self.text_embeds[index], self.negated_text_embeds[index], self.is_split[index])
+
+    @staticmethod
+    def cat(parts: Sequence["_TextFeatures"]) -> "_TextFeatures":
+        if parts[0].is_split is None:
+            return _TextFeatures(torch.cat([part.text_embeds for part in parts]))
+        return _TextFeatures(*(torch.cat([getattr(part, name) for part in parts])
+                               for name in ("text_embeds", "negated_text_embeds", "is_split")))
+
 
 class TextImageScorer:
     """Scores prompts against images with a `CLIPModel` or a `NegCLIPModel` (see the module docstring).
 
     The model is put in eval mode and moved to `device` (default: where it already is). Images and
-    prompts are encoded in batches under `torch.no_grad`; scores come back as float32 on the CPU.
+    prompts are encoded in batches under `torch.no_grad`; scores come back as float32 on the CPU. Each distinct
+    prompt is encoded once per scorer, so a scorer is for a model whose weights no longer change.
     """
 
     def __init__(self, model, processor, device: str | torch.device | None = None,
@@ -97,6 +112,8 @@ class TextImageScorer:
         self.max_length = self.clip.config.text_config.max_position_embeddings
         self.image_batch_size = image_batch_size
         self.text_batch_size = text_batch_size
+        # Each distinct prompt is encoded once per scorer: the benchmark asks the same captions of many images.
+        self._encoded: dict[str, tuple[_TextFeatures, int]] = {}
 
     @torch.no_grad()
     def encode_images(self, images: Sequence) -> torch.Tensor:
@@ -155,9 +172,20 @@ class TextImageScorer:
         image_embeds = image_embeds.to(self.device)
         rows = []
         for start in range(0, len(texts), self.text_batch_size):
-            text = self._encode_texts(texts[start : start + self.text_batch_size])
+            text = self._text_features(texts[start : start + self.text_batch_size])
             rows.append(self._logits(image_embeds, text).float().cpu())
         return torch.cat(rows)
+
+    def _text_features(self, texts: Sequence[str]) -> _TextFeatures:
+        """Features of `texts`, encoding (in batches) only those this scorer has not encoded yet."""
+        if len(self._encoded) > MAX_ENCODED_PROMPTS:  # a long-running caller (the demo) keeps memory bounded
+            self._encoded.clear()
+        new = list(dict.fromkeys(text for text in texts if text not in self._encoded))
+        for start in range(0, len(new), self.text_batch_size):
+            chunk = new[start : start + self.text_batch_size]
+            features = self._encode_texts(chunk)
+            self._encoded.update((text, (features, k)) for k, text in enumerate(chunk))
+        return _TextFeatures.cat([features.select([k]) for features, k in (self._encoded[text] for text in texts)])
 
 
 # ---------------------------------------------------------------------------------------------
