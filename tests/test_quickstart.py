@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import HfArgumentParser
 
-from training.quickstart import QuickstartArguments, set_cpu_threads
+from training.quickstart import QuickstartArguments, default_polarity_images, set_cpu_threads
 
 
 @pytest.fixture()
@@ -31,7 +31,8 @@ def test_distributed_or_gpu_runs_keep_their_threads(monkeypatch, restore_threads
 
 @pytest.mark.parametrize(
     "bad",
-    [["--num_threads", "0"], ["--image_size", "16"], ["--image_size", "40"], ["--num_eval_scenes", "5"], ["--head_encoder", "gru"]],
+    [["--num_threads", "0"], ["--image_size", "16"], ["--image_size", "40"], ["--num_eval_scenes", "5"], ["--head_encoder", "gru"],
+     ["--num_polarity_images", "0"]],
 )
 def test_bad_arguments_are_refused(bad):
     with pytest.raises(ValueError, match=bad[0].lstrip("-")):
@@ -52,3 +53,17 @@ def test_missing_negbench_photos_stop_the_job_before_any_stage(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder"):
         main(["--output_dir", str(tmp_path / "out"), "--negbench_images", str(tmp_path / "no_voc")])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_clip_reading_large_images_fits_the_polarity_parameters_on_fewer_of_them(tmp_path):
+    from transformers import CLIPConfig
+
+    from tests.conftest import tiny_clip_config
+
+    assert default_polarity_images(None) == 2048  # the offline base
+    for side, expected in ((64, 2048), (224, 1024)):
+        config = tiny_clip_config()
+        config.vision_config.image_size = side
+        config.save_pretrained(tmp_path / str(side))
+        assert CLIPConfig.from_pretrained(tmp_path / str(side)).vision_config.image_size == side
+        assert default_polarity_images(str(tmp_path / str(side))) == expected

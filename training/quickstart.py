@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 from datasets import load_from_disk
-from transformers import AutoProcessor, CLIPModel, HfArgumentParser
+from transformers import AutoProcessor, CLIPConfig, CLIPModel, HfArgumentParser
 
 from modeling_negclip import NegCLIPConfig, NegCLIPModel
 from modeling_negclip.configuration_negclip import NEGATION_HEAD_ENCODERS
@@ -55,7 +55,12 @@ class QuickstartArguments:
     num_train_scenes: int = field(default=16000, metadata={"help": "Training scenes for the base CLIP."})
     base_epochs: float = field(default=12.0, metadata={"help": "Epochs of base CLIP training (docs/experiments.md: 10 against 12)."})
     num_eval_scenes: int = field(default=1000, metadata={"help": "Held-out scenes of the benchmark."})
-    num_polarity_images: int = field(default=2048, metadata={"help": "Images for fitting the polarity weight."})
+    num_polarity_images: int | None = field(
+        default=None,
+        metadata={"help": "Images for fitting the polarity parameters. Default: 2048 on a CLIP reading at most 64 px "
+                          "(the offline base), 1024 on a larger one, where embedding each image through the frozen "
+                          "vision tower is most of the fit's time (docs/experiments.md: the cost in accuracy)."},
+    )
     head_num_train: int = field(default=8000, metadata={"help": "Synthetic prompts for the negation head."})
     head_world_captions: int = field(default=3000, metadata={"help": "Shapes-world captions for the head."})
     head_epochs: float = field(default=3.0, metadata={"help": "Epochs of negation head training."})
@@ -95,8 +100,22 @@ class QuickstartArguments:
             raise ValueError(f"--head_encoder must be one of {NEGATION_HEAD_ENCODERS}, got {self.head_encoder!r}")
         if self.num_eval_scenes < 10:
             raise ValueError(f"--num_eval_scenes must be >= 10, got {self.num_eval_scenes}")
+        if self.num_polarity_images is not None and self.num_polarity_images < 1:
+            raise ValueError(f"--num_polarity_images must be >= 1, got {self.num_polarity_images}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError(f"--num_threads must be >= 1, got {self.num_threads}")
+
+
+DEFAULT_POLARITY_IMAGES, LARGE_CLIP_POLARITY_IMAGES = 2048, 1024
+
+
+def default_polarity_images(base_clip: str | None) -> int:
+    """Polarity-fit images for the base: fewer for a CLIP reading larger images than the world's (224 px for B/32),
+    whose frozen vision tower costs most of the fit (each image is embedded once)."""
+    if base_clip is None:
+        return DEFAULT_POLARITY_IMAGES
+    side = CLIPConfig.from_pretrained(base_clip).vision_config.image_size
+    return DEFAULT_POLARITY_IMAGES if side <= MAX_IMAGE_SIZE else LARGE_CLIP_POLARITY_IMAGES
 
 
 def set_cpu_threads(num_threads: int | None) -> int:
@@ -129,6 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
     # 1. Arguments.
     (args,) = HfArgumentParser(QuickstartArguments).parse_args_into_dataclasses(args=sys.argv[1:] if argv is None else argv)
     print(f"[quickstart] torch threads: {set_cpu_threads(args.num_threads)}", flush=True)
+    if args.num_polarity_images is None:
+        args.num_polarity_images = default_polarity_images(args.base_clip)
     negbench_questions = None
     if args.negbench_images:  # every photo of both parts looked for now, not after the training stages
         read_negbench_questions(args.negbench_images, "train")
