@@ -58,7 +58,7 @@ class QuickstartArguments:
     num_polarity_images: int | None = field(
         default=None,
         metadata={"help": "Images for fitting the polarity parameters. Default: 2048 on a CLIP reading at most 64 px "
-                          "(the offline base), 1024 on a larger one, where embedding each image through the frozen "
+                          "(the offline base), 512 on a larger one, where embedding each image through the frozen "
                           "vision tower is most of the fit's time (docs/experiments.md: the cost in accuracy)."},
     )
     head_num_train: int = field(default=8000, metadata={"help": "Synthetic prompts for the negation head."})
@@ -106,7 +106,7 @@ class QuickstartArguments:
             raise ValueError(f"--num_threads must be >= 1, got {self.num_threads}")
 
 
-DEFAULT_POLARITY_IMAGES, LARGE_CLIP_POLARITY_IMAGES = 2048, 1024
+DEFAULT_POLARITY_IMAGES, LARGE_CLIP_POLARITY_IMAGES = 2048, 512
 
 
 def default_polarity_images(base_clip: str | None) -> int:
