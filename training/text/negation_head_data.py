@@ -82,11 +82,11 @@ def cdsco_partial_labels(sentence: dict, scope: str = "first_phrase") -> list[in
     cue, ignored, negated = set(), set(), set()
     for negation in sentence["negations"]:
         cue_positions = [i for i, part in enumerate(negation["cue"]) if part]
-        for i in cue_positions:
-            (cue if negation["cue"][i].lower() == words[i].lower() else ignored).add(i)
-        first_cue = min(cue_positions, default=len(words))
-        if not any(negation["cue"][i].lower() == words[i].lower() for i in cue_positions):
-            first_cue = len(words)  # affix cues only ("the unhappy [maiden]"): the convention affirms it all
+        whole_cues = {i for i in cue_positions if negation["cue"][i].lower() == words[i].lower()}
+        cue |= whole_cues
+        ignored |= set(cue_positions) - whole_cues
+        # Affix cues only ("the unhappy [maiden]"): the convention affirms it all, so no scope word comes after a cue.
+        first_cue = min(cue_positions) if whole_cues else len(words)
         open_phrase, phrase_words = True, 0  # first_phrase: still inside the phrase right after the cue
         for i, part in enumerate(negation["scope"]):
             if i > first_cue and scope == "first_phrase" and open_phrase:

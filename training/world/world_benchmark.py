@@ -177,14 +177,13 @@ class TextImageScorer:
         return torch.cat(rows)
 
     def _text_features(self, texts: Sequence[str]) -> _TextFeatures:
-        """Features of `texts`, encoding (in batches) only those this scorer has not encoded yet."""
+        """Features of one batch of `texts`, encoding only those this scorer has not encoded yet."""
         if len(self._encoded) > MAX_ENCODED_PROMPTS:  # a long-running caller (the demo) keeps memory bounded
             self._encoded.clear()
         new = list(dict.fromkeys(text for text in texts if text not in self._encoded))
-        for start in range(0, len(new), self.text_batch_size):
-            chunk = new[start : start + self.text_batch_size]
-            features = self._encode_texts(chunk)
-            self._encoded.update((text, (features, k)) for k, text in enumerate(chunk))
+        if new:
+            features = self._encode_texts(new)
+            self._encoded.update((text, (features, k)) for k, text in enumerate(new))
         return _TextFeatures.cat([features.select([k]) for features, k in (self._encoded[text] for text in texts)])
 
 
